@@ -1,0 +1,1 @@
+"""Care plans, adherence scoring, the embedded local store, InfluxDB delivery, exports, reports."""

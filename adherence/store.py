@@ -1,0 +1,758 @@
+"""The embedded local store: one SQLite file in WAL mode.
+
+Why SQLite: it ships with Python, needs no server (the demo runs anywhere), gives ACID
+transactions across processes on one host, survives ``SIGKILL`` of a writer (the WAL is replayed
+on the next open), and is read directly by pandas, R and DuckDB. ``synchronous=FULL`` fsyncs
+every commit, so a commit that returned is on disk; collectors acknowledge a broker message only
+after that commit.
+
+Tables
+------
+``frames``         raw sample frames; unique on (subject, device, stream, seq, start_ns), so
+                   storing the same frame twice stores it once (``INSERT OR IGNORE``).
+``gaps``           dropped notifications / missing sequence ranges seen by collectors.
+``steps_minute``   steps, cadence and wear per subject and UTC minute.
+``walking_bouts``  bouts of walking.
+``sessions``, ``exercise_sets``, ``repetitions``  exercise sessions with sets and repetitions.
+``daily_summary``  per subject and local day: steps, wear, active minutes, judgeable flag.
+``scores``         adherence scores per subject and day (JSON detail with flags and reasons).
+``dead_letter``    inputs that could not be accepted, with the reason; never silently dropped.
+``outbox``         points waiting for an external sink (InfluxDB), oldest first.
+
+All timestamps are integer UTC nanoseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from devices.errors import StoreError
+from devices.frame import Frame, StreamKind
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS frames (
+    id INTEGER PRIMARY KEY,
+    subject TEXT NOT NULL,
+    device TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    k INTEGER NOT NULL,
+    fs_hz REAL,
+    units TEXT NOT NULL,
+    t_ns BLOB NOT NULL,
+    vals BLOB NOT NULL,
+    device_t_ns BLOB,
+    meta TEXT NOT NULL DEFAULT '{}',
+    stored_ns INTEGER NOT NULL,
+    UNIQUE (subject, device, stream, seq, start_ns)
+);
+CREATE INDEX IF NOT EXISTS frames_by_time ON frames (subject, stream, start_ns);
+CREATE TABLE IF NOT EXISTS gaps (
+    id INTEGER PRIMARY KEY,
+    subject TEXT,
+    device TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    UNIQUE (device, stream, start_ns, end_ns)
+);
+CREATE TABLE IF NOT EXISTS steps_minute (
+    subject TEXT NOT NULL,
+    minute_ns INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    cadence_spm REAL,
+    wear INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (subject, minute_ns)
+);
+CREATE TABLE IF NOT EXISTS walking_bouts (
+    subject TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    cadence_spm REAL,
+    PRIMARY KEY (subject, start_ns)
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    exercise TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    plan_entry TEXT,
+    source TEXT NOT NULL DEFAULT 'batch',
+    status TEXT NOT NULL DEFAULT 'complete',
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS sessions_by_subject ON sessions (subject, start_ns);
+CREATE TABLE IF NOT EXISTS exercise_sets (
+    session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
+    set_index INTEGER NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    reps INTEGER NOT NULL,
+    PRIMARY KEY (session_id, set_index)
+);
+CREATE TABLE IF NOT EXISTS repetitions (
+    session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
+    set_index INTEGER NOT NULL,
+    rep_index INTEGER NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    duration_s REAL NOT NULL,
+    rom_deg REAL,
+    PRIMARY KEY (session_id, set_index, rep_index)
+);
+CREATE TABLE IF NOT EXISTS daily_summary (
+    subject TEXT NOT NULL,
+    day TEXT NOT NULL,
+    steps INTEGER NOT NULL,
+    wear_min INTEGER NOT NULL,
+    active_min INTEGER NOT NULL,
+    judgeable INTEGER NOT NULL,
+    PRIMARY KEY (subject, day)
+);
+CREATE TABLE IF NOT EXISTS scores (
+    subject TEXT NOT NULL,
+    day TEXT NOT NULL,
+    composite REAL,
+    detail TEXT NOT NULL,
+    computed_ns INTEGER NOT NULL,
+    PRIMARY KEY (subject, day)
+);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY,
+    received_ns INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload BLOB,
+    context TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink TEXT NOT NULL,
+    created_ns INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_by_sink ON outbox (sink, id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One dead-letter record: an input that was refused, with the reason."""
+
+    id: int
+    received_ns: int
+    source: str
+    reason: str
+    payload: bytes | None
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One pending write for an external sink (``body`` is InfluxDB line protocol)."""
+
+    id: int
+    sink: str
+    created_ns: int
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A stretch of a stream with missing data (UTC ns), and why."""
+
+    subject: str | None
+    device: str
+    stream: str
+    start_ns: int
+    end_ns: int
+    reason: str
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+class Store:
+    """The embedded store: a single SQLite file (WAL mode, ``synchronous=FULL``).
+
+    One :class:`Store` object may be shared between threads (calls are serialised by a lock);
+    several processes may open the same file at once (SQLite serialises their writes).
+
+    Parameters
+    ----------
+    path:
+        File path; parent folders are created.
+    timeout_s:
+        How long a writer waits for another process's write lock, in seconds.
+    """
+
+    def __init__(self, path: str | Path, *, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(self.path), timeout=timeout_s, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            with self._tx():
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        "store",
+                        str(self.path),
+                        f"schema version {version} is newer than this program",
+                    )
+                if version == 0:
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError("store", str(self.path), f"cannot open: {exc}") from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    # -- plumbing -------------------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Group several writes into one atomic, durable commit.
+
+        Nested use joins the outer transaction. Everything written inside is committed together
+        or not at all.
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            try:
+                with self._tx():
+                    yield self
+            finally:
+                self._depth = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read-only SQL statement and return all rows (for reports and exports)."""
+        with self._lock:
+            return list(self._db.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        """Close the file (checkpointing the WAL)."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- frames ---------------------------------------------------------------------------
+    def put_frames(self, frames: Iterable[Frame]) -> int:
+        """Store frames in one transaction; return how many were new.
+
+        A frame whose identity (subject, device, stream, seq, first timestamp) is already
+        stored is skipped, so replays and redeliveries are harmless.
+        """
+        now = _now_ns()
+        rows = [
+            (
+                f.subject,
+                f.device,
+                f.stream.value,
+                f.seq,
+                f.start_ns,
+                f.end_ns,
+                f.n,
+                f.values.shape[1],
+                f.fs_hz,
+                json.dumps(list(f.units)),
+                f.t_ns.astype("<i8").tobytes(),
+                f.values.astype("<f8").tobytes(),
+                None if f.device_t_ns is None else f.device_t_ns.astype("<i8").tobytes(),
+                json.dumps(f.meta, sort_keys=True),
+                now,
+            )
+            for f in frames
+        ]
+        if not rows:
+            return 0
+        with self.transaction():
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO frames (subject, device, stream, seq, start_ns, end_ns, n, k,"
+                " fs_hz, units, t_ns, vals, device_t_ns, meta, stored_ns)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            return self._db.total_changes - before
+
+    def has_frame(self, device: str, stream: str, seq: int) -> bool:
+        """True if a frame with this device, stream and sequence number is stored."""
+        row = self.execute(
+            "SELECT 1 FROM frames WHERE device=? AND stream=? AND seq=? LIMIT 1",
+            (device, stream, seq),
+        )
+        return bool(row)
+
+    def frames(
+        self,
+        *,
+        subject: str | None = None,
+        device: str | None = None,
+        stream: StreamKind | str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+    ) -> Iterator[Frame]:
+        """Yield stored frames in time order, filtered by the given fields.
+
+        ``start_ns``/``end_ns`` select frames overlapping [start_ns, end_ns).
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        for col, val in (("subject", subject), ("device", device), ("stream", stream)):
+            if val is not None:
+                where.append(f"{col}=?")
+                params.append(str(val))
+        if start_ns is not None:
+            where.append("end_ns>=?")
+            params.append(int(start_ns))
+        if end_ns is not None:
+            where.append("start_ns<?")
+            params.append(int(end_ns))
+        sql = (
+            "SELECT subject, device, stream, seq, fs_hz, units, t_ns, vals, device_t_ns, meta, n, k"
+            " FROM frames"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY start_ns, device, seq"
+        for row in self.execute(sql, params):
+            subj, dev, strm, seq, fs, units, tb, vb, db, meta, n, k = row
+            yield Frame(
+                subject=subj,
+                device=dev,
+                stream=StreamKind(strm),
+                t_ns=np.frombuffer(tb, dtype="<i8"),
+                values=np.frombuffer(vb, dtype="<f8").reshape(n, k),
+                units=tuple(json.loads(units)),
+                fs_hz=fs,
+                seq=seq,
+                device_t_ns=None if db is None else np.frombuffer(db, dtype="<i8"),
+                meta=json.loads(meta),
+            )
+
+    def read_stream(
+        self,
+        subject: str,
+        stream: StreamKind | str,
+        *,
+        device: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Concatenate a stream's samples in time order: ``(t_ns (N,), values (N, k))``.
+
+        Samples repeated by overlapping frames are kept once (by timestamp).
+        """
+        ts: list[np.ndarray] = []
+        vs: list[np.ndarray] = []
+        for f in self.frames(
+            subject=subject, device=device, stream=stream, start_ns=start_ns, end_ns=end_ns
+        ):
+            ts.append(f.t_ns)
+            vs.append(f.values)
+        if not ts:
+            k = 1
+            try:
+                from devices.frame import STREAM_SPECS
+
+                k = STREAM_SPECS[StreamKind(stream)][0]
+            except ValueError:
+                pass
+            return np.empty(0, np.int64), np.empty((0, k), np.float64)
+        t = np.concatenate(ts)
+        v = np.concatenate(vs)
+        order = np.argsort(t, kind="stable")
+        t, v = t[order], v[order]
+        keep = np.ones(t.size, bool)
+        keep[1:] = np.diff(t) != 0
+        t, v = t[keep], v[keep]
+        if start_ns is not None:
+            m = t >= start_ns
+            t, v = t[m], v[m]
+        if end_ns is not None:
+            m = t < end_ns
+            t, v = t[m], v[m]
+        return t, v
+
+    def subjects(self) -> list[str]:
+        """All subject ids with frames, sessions or summaries, sorted."""
+        rows = self.execute(
+            "SELECT subject FROM frames UNION SELECT subject FROM sessions"
+            " UNION SELECT subject FROM daily_summary ORDER BY 1"
+        )
+        return [r[0] for r in rows]
+
+    def count(self, table: str) -> int:
+        """Number of rows in ``table`` (one of this store's tables)."""
+        if table not in _TABLES:
+            raise StoreError("table", table, f"unknown table; known: {sorted(_TABLES)}")
+        return int(self.execute(f"SELECT COUNT(*) FROM {table}")[0][0])
+
+    # -- gaps -----------------------------------------------------------------------------
+    def put_gap(
+        self,
+        device: str,
+        stream: str,
+        start_ns: int,
+        end_ns: int,
+        reason: str,
+        *,
+        subject: str | None = None,
+    ) -> None:
+        """Record a stretch [start_ns, end_ns] of a stream with missing data (idempotent)."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR IGNORE INTO gaps (subject, device, stream, start_ns, end_ns, reason)"
+                " VALUES (?,?,?,?,?,?)",
+                (subject, device, str(stream), int(start_ns), int(end_ns), reason),
+            )
+
+    def gaps(self, *, device: str | None = None, subject: str | None = None) -> list[Gap]:
+        """Recorded gaps in time order."""
+        sql = "SELECT subject, device, stream, start_ns, end_ns, reason FROM gaps WHERE 1=1"
+        params: list[Any] = []
+        if device is not None:
+            sql += " AND device=?"
+            params.append(device)
+        if subject is not None:
+            sql += " AND subject=?"
+            params.append(subject)
+        return [Gap(*r) for r in self.execute(sql + " ORDER BY start_ns", params)]
+
+    # -- dead letters ---------------------------------------------------------------------
+    def dead_letter(
+        self,
+        source: str,
+        reason: str,
+        payload: bytes | str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> int:
+        """Keep a refused input with the reason why; return its id.
+
+        ``source`` names where it came from (``"mqtt:topic"``, ``"ble:2A37"``, ``"file:path"``).
+        """
+        body = payload.encode() if isinstance(payload, str) else payload
+        with self.transaction():
+            cur = self._db.execute(
+                "INSERT INTO dead_letter (received_ns, source, reason, payload, context)"
+                " VALUES (?,?,?,?,?)",
+                (_now_ns(), source, reason, body, json.dumps(context or {}, default=repr)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def dead_letters(self, source_prefix: str = "") -> list[DeadLetter]:
+        """Dead-letter records whose source starts with ``source_prefix``, oldest first."""
+        rows = self.execute(
+            "SELECT id, received_ns, source, reason, payload, context FROM dead_letter"
+            " WHERE source LIKE ? ORDER BY id",
+            (source_prefix.replace("%", r"\%") + "%",),
+        )
+        return [DeadLetter(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    # -- outbox ---------------------------------------------------------------------------
+    def enqueue(self, sink: str, bodies: Iterable[str]) -> int:
+        """Append line-protocol bodies for ``sink`` to the durable outbox; return the count."""
+        now = _now_ns()
+        rows = [(sink, now, b) for b in bodies]
+        if rows:
+            with self.transaction():
+                self._db.executemany(
+                    "INSERT INTO outbox (sink, created_ns, body) VALUES (?,?,?)", rows
+                )
+        return len(rows)
+
+    def outbox_peek(self, sink: str, limit: int = 500) -> list[OutboxItem]:
+        """The oldest ``limit`` pending items for ``sink``."""
+        rows = self.execute(
+            "SELECT id, sink, created_ns, body, attempts FROM outbox WHERE sink=? ORDER BY id LIMIT ?",
+            (sink, int(limit)),
+        )
+        return [OutboxItem(*r) for r in rows]
+
+    def outbox_size(self, sink: str | None = None) -> int:
+        """Number of pending outbox items (for one sink, or all)."""
+        if sink is None:
+            return int(self.execute("SELECT COUNT(*) FROM outbox")[0][0])
+        return int(self.execute("SELECT COUNT(*) FROM outbox WHERE sink=?", (sink,))[0][0])
+
+    def outbox_done(self, ids: Sequence[int]) -> None:
+        """Delete delivered items (call only after the sink answered 2xx)."""
+        with self.transaction():
+            self._db.executemany("DELETE FROM outbox WHERE id=?", [(int(i),) for i in ids])
+
+    def outbox_failed(self, ids: Sequence[int], error: str) -> None:
+        """Count a failed attempt for items that will be retried."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE outbox SET attempts=attempts+1, last_error=? WHERE id=?",
+                [(error, int(i)) for i in ids],
+            )
+
+    def outbox_reject(self, ids: Sequence[int], reason: str) -> None:
+        """Move items a sink refused permanently to the dead-letter table, atomically."""
+        with self.transaction():
+            for i in ids:
+                row = self._db.execute(
+                    "SELECT sink, body FROM outbox WHERE id=?", (int(i),)
+                ).fetchone()
+                if row is None:
+                    continue
+                self._db.execute(
+                    "INSERT INTO dead_letter (received_ns, source, reason, payload, context)"
+                    " VALUES (?,?,?,?,?)",
+                    (_now_ns(), f"outbox:{row[0]}", reason, row[1].encode(), "{}"),
+                )
+                self._db.execute("DELETE FROM outbox WHERE id=?", (int(i),))
+
+    # -- derived results ------------------------------------------------------------------
+    def put_steps_minute(
+        self, subject: str, rows: Iterable[tuple[int, int, float | None, bool]]
+    ) -> None:
+        """Upsert (minute_ns, steps, cadence_spm, wear) rows for ``subject``."""
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO steps_minute (subject, minute_ns, steps, cadence_spm, wear)"
+                " VALUES (?,?,?,?,?)",
+                [(subject, int(m), int(s), c, int(bool(w))) for m, s, c, w in rows],
+            )
+
+    def put_bouts(self, subject: str, rows: Iterable[tuple[int, int, int, float | None]]) -> None:
+        """Upsert walking bouts (start_ns, end_ns, steps, cadence_spm) for ``subject``."""
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO walking_bouts (subject, start_ns, end_ns, steps, cadence_spm)"
+                " VALUES (?,?,?,?,?)",
+                [(subject, int(a), int(b), int(s), c) for a, b, s, c in rows],
+            )
+
+    def put_session(self, session: SessionRecord) -> None:
+        """Store a session with its sets and repetitions, replacing an earlier version."""
+        with self.transaction():
+            self._db.execute("DELETE FROM sessions WHERE session_id=?", (session.session_id,))
+            self._db.execute(
+                "INSERT INTO sessions (session_id, subject, exercise, start_ns, end_ns, plan_entry,"
+                " source, status, meta) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    session.session_id,
+                    session.subject,
+                    session.exercise,
+                    session.start_ns,
+                    session.end_ns,
+                    session.plan_entry,
+                    session.source,
+                    session.status,
+                    json.dumps(session.meta, sort_keys=True),
+                ),
+            )
+            for s in session.sets:
+                self._db.execute(
+                    "INSERT INTO exercise_sets (session_id, set_index, start_ns, end_ns, reps)"
+                    " VALUES (?,?,?,?,?)",
+                    (session.session_id, s.set_index, s.start_ns, s.end_ns, len(s.reps)),
+                )
+                self._db.executemany(
+                    "INSERT INTO repetitions (session_id, set_index, rep_index, start_ns, end_ns,"
+                    " duration_s, rom_deg) VALUES (?,?,?,?,?,?,?)",
+                    [
+                        (
+                            session.session_id,
+                            s.set_index,
+                            i,
+                            r.start_ns,
+                            r.end_ns,
+                            r.duration_s,
+                            r.rom_deg,
+                        )
+                        for i, r in enumerate(s.reps)
+                    ],
+                )
+
+    def sessions(
+        self, subject: str | None = None, start_ns: int | None = None, end_ns: int | None = None
+    ) -> list[SessionRecord]:
+        """Stored sessions (with sets and repetitions), in start order."""
+        sql = (
+            "SELECT session_id, subject, exercise, start_ns, end_ns, plan_entry, source, status, meta"
+            " FROM sessions WHERE 1=1"
+        )
+        params: list[Any] = []
+        if subject is not None:
+            sql += " AND subject=?"
+            params.append(subject)
+        if start_ns is not None:
+            sql += " AND start_ns>=?"
+            params.append(int(start_ns))
+        if end_ns is not None:
+            sql += " AND start_ns<?"
+            params.append(int(end_ns))
+        out = []
+        for r in self.execute(sql + " ORDER BY start_ns, session_id", params):
+            sets = []
+            for sr in self.execute(
+                "SELECT set_index, start_ns, end_ns FROM exercise_sets WHERE session_id=?"
+                " ORDER BY set_index",
+                (r[0],),
+            ):
+                reps = [
+                    RepRecord(a, b, d, rom)
+                    for a, b, d, rom in self.execute(
+                        "SELECT start_ns, end_ns, duration_s, rom_deg FROM repetitions"
+                        " WHERE session_id=? AND set_index=? ORDER BY rep_index",
+                        (r[0], sr[0]),
+                    )
+                ]
+                sets.append(SetRecord(sr[0], sr[1], sr[2], tuple(reps)))
+            out.append(
+                SessionRecord(
+                    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(sets), json.loads(r[8])
+                )
+            )
+        return out
+
+    def put_daily_summary(
+        self, subject: str, rows: Iterable[tuple[str, int, int, int, bool]]
+    ) -> None:
+        """Upsert (day 'YYYY-MM-DD', steps, wear_min, active_min, judgeable) rows."""
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO daily_summary (subject, day, steps, wear_min, active_min,"
+                " judgeable) VALUES (?,?,?,?,?,?)",
+                [(subject, d, int(s), int(w), int(a), int(bool(j))) for d, s, w, a, j in rows],
+            )
+
+    def put_score(
+        self, subject: str, day: str, composite: float | None, detail: dict[str, Any]
+    ) -> None:
+        """Upsert one day's adherence score with its JSON detail (components, flags, reasons)."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO scores (subject, day, composite, detail, computed_ns)"
+                " VALUES (?,?,?,?,?)",
+                (
+                    subject,
+                    day,
+                    composite,
+                    json.dumps(detail, sort_keys=True, default=float),
+                    _now_ns(),
+                ),
+            )
+
+    def scores(
+        self, subject: str | None = None
+    ) -> list[tuple[str, str, float | None, dict[str, Any]]]:
+        """Stored scores as (subject, day, composite, detail), by subject then day."""
+        sql = "SELECT subject, day, composite, detail FROM scores"
+        params: tuple[Any, ...] = ()
+        if subject is not None:
+            sql += " WHERE subject=?"
+            params = (subject,)
+        return [
+            (a, b, c, json.loads(d)) for a, b, c, d in self.execute(sql + " ORDER BY 1, 2", params)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class RepRecord:
+    """One stored repetition: times in UTC ns, duration in s, range of motion in degrees."""
+
+    start_ns: int
+    end_ns: int
+    duration_s: float
+    rom_deg: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetRecord:
+    """One stored set of repetitions (``set_index`` from 0)."""
+
+    set_index: int
+    start_ns: int
+    end_ns: int
+    reps: tuple[RepRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One stored exercise session. ``exercise`` is an exercise-library id."""
+
+    session_id: str
+    subject: str
+    exercise: str
+    start_ns: int
+    end_ns: int
+    plan_entry: str | None
+    source: str
+    status: str
+    sets: tuple[SetRecord, ...]
+    meta: dict[str, Any]
+
+    @property
+    def reps(self) -> int:
+        """Total repetitions over all sets."""
+        return sum(len(s.reps) for s in self.sets)
+
+
+_TABLES = {
+    "frames",
+    "gaps",
+    "steps_minute",
+    "walking_bouts",
+    "sessions",
+    "exercise_sets",
+    "repetitions",
+    "daily_summary",
+    "scores",
+    "dead_letter",
+    "outbox",
+}

@@ -1,0 +1,1 @@
+"""Collectors (BLE with bleak, MQTT with paho), clock alignment and durable buffering."""

@@ -1,0 +1,54 @@
+"""Shared pytest fixtures: real servers on loopback, temporary stores, dataset paths."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adherence.store import Store
+from tests.services import InfluxDB16, Mosquitto, VictoriaMetrics
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def datasets_dir() -> Path:
+    """``../shared/datasets`` beside the repository (override with ADHERENCE_DATASETS)."""
+    return Path(os.environ.get("ADHERENCE_DATASETS", REPO.parent / "shared" / "datasets"))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh embedded store in a temporary folder."""
+    s = Store(tmp_path / "store.sqlite")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A real Mosquitto broker on a free loopback port (one per test, so restarts are safe)."""
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB16]:
+    """A real InfluxDB 1.6.7 with all data in a temporary folder."""
+    server = InfluxDB16(tmp_path_factory.mktemp("influxd"))
+    server.start(timeout_s=60)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
+    """A real VictoriaMetrics accepting the InfluxDB v2 write API."""
+    server = VictoriaMetrics(tmp_path_factory.mktemp("victoria"))
+    server.start(timeout_s=60)
+    yield server
+    server.stop()
