@@ -1,0 +1,323 @@
+"""The batch chain: recordings → store → steps, sessions and daily summaries → scores.
+
+This is what ``adherence demo`` and ``adherence score`` run. It reads only the store (and, for
+imports, recording files), so the same derivation works for data that arrived over BLE or MQTT.
+
+Daily steps rule
+----------------
+A day's steps come from the subject's pedometer (a wrist band worn all day) when it reported
+that day, else from steps counted in raw accelerometer data. Accelerometer data recorded
+during an exercise session is not used for steps (a sit-to-stand is not a step).
+
+Wear
+----
+Pedometer wear: an interval between two reports no longer than
+:data:`PEDOMETER_MAX_INTERVAL_MIN` counts as worn (a band that is not worn or is charging stops
+reporting). Accelerometer wear: van Hees 2013 via :func:`features.activity.detect_wear`.
+A day is judgeable with at least :data:`MIN_WEAR_H` worn hours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from adherence.progress import Progress
+from adherence.store import RepRecord, SessionRecord, SetRecord, Store
+from devices.errors import AdherenceError, DataFileError
+from devices.frame import StreamKind
+from devices.pedometer import totals_to_intervals
+from devices.recording import Recording, list_recordings, read_recording
+from features.activity import detect_wear, steps_per_minute, walking_bouts
+from features.steps import count_steps, resample_uniform
+
+NS_PER_S = 1_000_000_000
+NS_PER_MIN = 60 * NS_PER_S
+STEP_FS_HZ = 50.0
+"""Rate (Hz) to which raw accelerometer data is resampled before step counting."""
+SEGMENT_GAP_S = 2.0
+"""A pause in an accelerometer stream longer than this (s) starts a new segment."""
+PEDOMETER_MAX_INTERVAL_MIN = 30
+MIN_WEAR_H = 10.0
+WALKING_MIN_STEPS = 60
+"""A minute with at least this many steps is an active (walking) minute (Tudor-Locke 2011)."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What :func:`import_recordings` stored."""
+
+    recordings: int
+    frames_new: int
+    frames_total: int
+    sessions: int
+
+
+@dataclass(frozen=True)
+class DeriveResult:
+    """What :func:`derive` computed for one subject."""
+
+    subject: str
+    steps_counted: int
+    minutes: int
+    bouts: int
+    days: int
+    sessions: int
+    reps: int
+
+
+def read_recordings(directory: str | Path) -> list[Recording]:
+    """Read and validate every recording in ``directory`` (all of them, before anything is stored).
+
+    Raises DataFileError naming the first bad file; the store is untouched.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise DataFileError(str(d), "recordings folder not found")
+    paths = list_recordings(d)
+    if not paths:
+        raise DataFileError(str(d), "no recordings (*.meta.json) in this folder")
+    return [read_recording(p) for p in paths]
+
+
+def import_recordings(
+    store: Store, recordings: Sequence[Recording], *, progress: bool = True
+) -> ImportResult:
+    """Store the recordings' frames, and register their exercise sessions, in ONE transaction.
+
+    Replaying the same recordings stores nothing new (frames are idempotent, sessions are
+    keyed by their id). Exercise recordings must carry ``exercise`` and ``session_id`` metadata.
+    """
+    bar = Progress(len(recordings), "storing", enabled=progress)
+    new = total = sessions = 0
+    with store.transaction():
+        for rec in recordings:
+            frames = list(rec.frames(samples_per_frame=50 if rec.kind != "pedometer" else 200))
+            total += len(frames)
+            new += store.put_frames(frames)
+            if rec.kind == "exercise":
+                sid = rec.meta.get("session_id")
+                ex = rec.meta.get("exercise")
+                if not isinstance(sid, str) or not isinstance(ex, str):
+                    raise DataFileError(
+                        rec.name, "exercise recording needs 'session_id' and 'exercise'"
+                    )
+                if not any(s.session_id == sid and s.sets for s in store.sessions(rec.subject)):
+                    store.put_session(
+                        SessionRecord(
+                            session_id=sid,
+                            subject=rec.subject,
+                            exercise=ex,
+                            start_ns=int(rec.t_ns[0]),
+                            end_ns=int(rec.t_ns[-1]),
+                            plan_entry=rec.meta.get("plan_entry"),
+                            source=f"recording:{rec.device}",
+                            status="recorded",
+                            sets=(),
+                            meta={
+                                "device": rec.device,
+                                "synthetic": bool(rec.meta.get("synthetic")),
+                            },
+                        )
+                    )
+                    sessions += 1
+            bar.advance(note=rec.name)
+    return ImportResult(len(recordings), new, total, sessions)
+
+
+def _segments(t_ns: np.ndarray, gap_s: float) -> list[slice]:
+    if t_ns.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(t_ns) > gap_s * NS_PER_S) + 1
+    starts = np.r_[0, breaks]
+    ends = np.r_[breaks, t_ns.size]
+    return [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def _mask_sessions(t_ns: np.ndarray, sessions: Sequence[SessionRecord]) -> np.ndarray:
+    keep = np.ones(t_ns.size, bool)
+    for s in sessions:
+        keep &= ~((t_ns >= s.start_ns) & (t_ns <= s.end_ns))
+    return keep
+
+
+def _count_sessions(store: Store, subject: str) -> tuple[int, int]:
+    """Count repetitions of every recorded, not yet counted session; return (sessions, reps)."""
+    from features.sessions import segment_session
+
+    n_sessions = n_reps = 0
+    for s in store.sessions(subject):
+        if s.status != "recorded":
+            continue
+        device = s.meta.get("device")
+        t_acc, acc = store.read_stream(
+            subject, StreamKind.ACCEL, device=device, start_ns=s.start_ns, end_ns=s.end_ns + 1
+        )
+        t_gyr, gyr = store.read_stream(
+            subject, StreamKind.GYRO, device=device, start_ns=s.start_ns, end_ns=s.end_ns + 1
+        )
+        if t_acc.size < 2:
+            continue
+        fs = float(np.round((t_acc.size - 1) / ((t_acc[-1] - t_acc[0]) / NS_PER_S)))
+        gyro = gyr if t_gyr.size == t_acc.size and np.array_equal(t_gyr, t_acc) else None
+        result = segment_session(acc, fs, gyro_dps=gyro)
+        t0 = int(t_acc[0])
+        sets = []
+        for i, st in enumerate(result.sets):
+            reps = tuple(
+                RepRecord(
+                    t0 + round(r.start_s * NS_PER_S),
+                    t0 + round(r.end_s * NS_PER_S),
+                    float(r.duration_s),
+                    None if r.rom_deg is None else float(r.rom_deg),
+                )
+                for r in st.reps
+            )
+            sets.append(
+                SetRecord(
+                    i, t0 + round(st.start_s * NS_PER_S), t0 + round(st.end_s * NS_PER_S), reps
+                )
+            )
+        store.put_session(
+            SessionRecord(
+                s.session_id,
+                s.subject,
+                s.exercise,
+                s.start_ns,
+                s.end_ns,
+                s.plan_entry,
+                s.source,
+                "complete",
+                tuple(sets),
+                s.meta,
+            )
+        )
+        n_sessions += 1
+        n_reps += sum(len(x.reps) for x in sets)
+    return n_sessions, n_reps
+
+
+def derive(store: Store, subject: str, tz: ZoneInfo) -> DeriveResult:
+    """Compute steps per minute, walking bouts, sessions and daily summaries for ``subject``.
+
+    Results are upserts, so running it again gives the same tables.
+    """
+    sessions = store.sessions(subject)
+    minute_steps: dict[int, int] = defaultdict(int)
+    worn_minutes: set[int] = set()
+    bouts: list[tuple[int, int, int, float | None]] = []
+    counted = 0
+    devices = [
+        r[0]
+        for r in store.execute(
+            "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=?", (subject, "accel")
+        )
+    ]
+    for device in devices:
+        t_ns, acc = store.read_stream(subject, StreamKind.ACCEL, device=device)
+        keep = _mask_sessions(t_ns, sessions)
+        t_ns, acc = t_ns[keep], acc[keep]
+        for seg in _segments(t_ns, SEGMENT_GAP_S):
+            ts, xs = t_ns[seg], acc[seg]
+            if ts.size < 2 or (ts[-1] - ts[0]) < 5 * NS_PER_S:
+                continue
+            grid_ns, grid = resample_uniform(ts, xs, STEP_FS_HZ)
+            res = count_steps(grid, STEP_FS_HZ, nan_policy="gap")
+            counted += res.count
+            start = int(grid_ns[0])
+            spm = steps_per_minute(res.step_times_s, start, end_ns=int(grid_ns[-1]) + 1)
+            for m, k in zip(spm.minute_start_ns.tolist(), spm.steps.tolist(), strict=True):
+                minute_steps[m] += k
+            wear = detect_wear(np.nan_to_num(grid, nan=0.0), STEP_FS_HZ, start_ns=start)
+            for k, w in enumerate(wear.wear.tolist()):
+                if w:
+                    worn_minutes.add((start + k * NS_PER_MIN) // NS_PER_MIN * NS_PER_MIN)
+            for b in walking_bouts(res.step_times_s):
+                bouts.append(
+                    (
+                        start + round(b.start_s * NS_PER_S),
+                        start + round(b.end_s * NS_PER_S),
+                        b.steps,
+                        b.cadence_spm,
+                    )
+                )
+    minute_rows = [
+        (m, k, float(k) if k else None, m in worn_minutes) for m, k in sorted(minute_steps.items())
+    ]
+    store.put_steps_minute(subject, minute_rows)
+    store.put_bouts(subject, bouts)
+
+    n_sessions, n_reps = _count_sessions(store, subject)
+    days = _daily_rows(store, subject, tz, minute_steps, worn_minutes)
+    store.put_daily_summary(subject, days)
+    return DeriveResult(
+        subject, counted, len(minute_rows), len(bouts), len(days), n_sessions, n_reps
+    )
+
+
+def _local_day(t_ns: int, tz: ZoneInfo) -> str:
+    return dt.datetime.fromtimestamp(t_ns / NS_PER_S, tz=tz).date().isoformat()
+
+
+def _daily_rows(
+    store: Store,
+    subject: str,
+    tz: ZoneInfo,
+    minute_steps: dict[int, int],
+    worn_minutes: set[int],
+) -> list[tuple[str, int, int, int, bool]]:
+    ped_steps: dict[str, int] = defaultdict(int)
+    ped_wear: dict[str, float] = defaultdict(float)
+    ped_active: dict[str, int] = defaultdict(int)
+    devices = [
+        r[0]
+        for r in store.execute(
+            "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=?",
+            (subject, "step_total"),
+        )
+    ]
+    for device in devices:
+        t_ns, tot = store.read_stream(subject, StreamKind.STEP_TOTAL, device=device)
+        iv = totals_to_intervals(t_ns, tot[:, 0].astype(np.int64))
+        for a, b, k in zip(
+            iv.start_ns.tolist(), iv.end_ns.tolist(), iv.steps.tolist(), strict=True
+        ):
+            minutes = (b - a) / NS_PER_MIN
+            day = _local_day(b, tz)
+            ped_steps[day] += k
+            if minutes <= PEDOMETER_MAX_INTERVAL_MIN:
+                ped_wear[day] += minutes
+                if k / max(minutes, 1e-9) >= WALKING_MIN_STEPS:
+                    ped_active[day] += round(minutes)
+    acc_steps: dict[str, int] = defaultdict(int)
+    acc_active: dict[str, int] = defaultdict(int)
+    for m, k in minute_steps.items():
+        day = _local_day(m, tz)
+        acc_steps[day] += k
+        acc_active[day] += int(k >= WALKING_MIN_STEPS)
+    acc_wear: dict[str, int] = defaultdict(int)
+    for m in worn_minutes:
+        acc_wear[_local_day(m, tz)] += 1
+    rows = []
+    for day in sorted(set(ped_steps) | set(acc_steps) | set(acc_wear)):
+        if ped_wear.get(day, 0) > 0:
+            steps, wear, active = ped_steps[day], round(ped_wear[day]), ped_active[day]
+        else:
+            steps, wear, active = acc_steps[day], acc_wear[day], acc_active[day]
+        rows.append((day, int(steps), int(wear), int(active), wear >= MIN_WEAR_H * 60))
+    return rows
+
+
+def check_subjects_planned(subjects: Sequence[str], planned: Sequence[str], where: str) -> None:
+    """Refuse recordings whose subject has no care plan (naming the subject)."""
+    missing = sorted(set(subjects) - set(planned))
+    if missing:
+        raise AdherenceError(
+            "recordings", where, f"no care plan for subject(s) {', '.join(missing)}"
+        )
