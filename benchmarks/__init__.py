@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print accuracy and speed figures (run as python benchmarks/NAME.py)."""

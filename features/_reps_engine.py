@@ -1,0 +1,473 @@
+"""Causal repetition engine shared by :func:`features.reps.count_reps` and the live counter.
+
+The batch counter runs this engine over the whole recording in one chunk; the live counter
+feeds it chunk by chunk. Every step is causal and carries its state across chunks (``sosfilt``
+and ``lfilter`` with initial conditions, principal axes recomputed at absolute sample indices,
+a state machine that resumes where it stopped), so both give the same repetitions whatever the
+chunk sizes.
+
+Steps
+-----
+1. Band-pass the accelerometer (g): the gravity projection follows the orientation of the
+   segment, and the linear acceleration its translation. (The gyroscope is not used to count:
+   on the barbell benchmark, adding its integrated rate to the channels lowered accuracy; it
+   gives the range of motion, in :mod:`features._reps_common`.)
+2. Principal axis of those channels over the last few seconds (exponentially weighted
+   covariance, eigen-decomposed every ``hop_s``); project onto it (RecoFit's PCA step).
+3. Schmitt trigger on the projection: a cycle leaves the rest pose, crosses ``+h`` (``h`` a
+   fraction of the running standard deviation, never below a physical floor), comes back below
+   ``down_frac * h`` and ends at the next trough.
+4. A cycle becomes a repetition only inside a run of consistent cycles: ``min_run`` (3)
+   consecutive cycles whose end-to-end periods are within ``dur_ratio``, amplitudes within
+   ``amp_ratio``, durations within the expected range, and whose projection autocorrelates
+   (>= ``min_autocorr`` at the median period, RecoFit's periodicity test). The first cycles of
+   a run are reported when the run is confirmed. Much smaller or much shorter cycles inside a
+   run are fragments of a repetition and are merged into the next cycle. Isolated movements
+   are never counted.
+5. Reported times are moved back by the band-pass group delay at 0.4 Hz.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import signal
+
+Array = NDArray[np.float64]
+
+_IDLE, _UP, _DOWN, _WAIT = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    """Tuning of the engine, in physical units (converted to samples once, in the engine).
+
+    Durations in seconds, frequencies in Hz; ``floor`` in g; ``*_frac`` and ``*_ratio`` are
+    dimensionless. Defaults were developed on the metamotion_barbell recordings and synthetic
+    rehab sessions (see docs/reps.md for how far that generalises).
+    """
+
+    min_rep_s: float = 0.8
+    max_rep_s: float = 8.0
+    lowpass_hz: float = 1.0
+    cov_window_s: float = 4.0
+    hop_s: float = 0.2
+    hi_frac: float = 0.8
+    down_frac: float = 0.0
+    trough_rise_frac: float = 0.3
+    trough_flat_s: float = 0.25
+    floor: float = 0.035
+    dur_ratio: float = 2.0
+    amp_ratio: float = 3.0
+    min_run: int = 3
+    min_autocorr: float = 0.3
+    frag_frac: float = 0.5
+    frag_period_frac: float = 0.65
+    settle_s: float = 2.0
+    start_frac: float = 0.15
+
+
+@dataclass
+class RawRep:
+    """A confirmed repetition in absolute sample indices."""
+
+    start: int
+    end: int
+    emitted_at: int
+    amplitude: float
+    run_id: int
+
+
+@dataclass
+class _Cycle:
+    start: int
+    end: int
+    amplitude: float
+
+
+class RepEngine:
+    """Causal repetition engine (see module docstring). Inputs are validated by callers."""
+
+    def __init__(self, fs_hz: float, params: EngineParams) -> None:
+        self.fs_hz = fs_hz
+        self.p = params
+        nyq = 0.5 * fs_hz
+        hp_hz = 0.5 / params.max_rep_s
+        lp_hz = min(params.lowpass_hz, 0.8 * nyq)
+        self._sos = signal.butter(2, [hp_hz / nyq, lp_hz / nyq], btype="bandpass", output="sos")
+        n_ch = 3
+        # Group delay of the band-pass at 0.4 Hz (a 2.5 s repetition), removed from the times.
+        # (summed over the second-order sections, better conditioned than the whole transfer).
+        gd = sum(
+            float(signal.group_delay((sec[:3], sec[3:]), w=[0.4], fs=fs_hz)[1][0])
+            for sec in self._sos
+        )
+        self._delay_n = max(0, round(gd))
+        self.n_ch = n_ch
+        self._zi_unit_acc = signal.sosfilt_zi(self._sos)
+        self._zi_acc = np.zeros((self._sos.shape[0], 2, 3))
+        self._iu = np.triu_indices(n_ch)
+        alpha = 1.0 - math.exp(-1.0 / (params.cov_window_s * fs_hz))
+        self._cov_b = np.array([alpha])
+        self._cov_a = np.array([1.0, alpha - 1.0])
+        self._zi_cov = np.zeros((1, len(self._iu[0])))
+        self._hop_n = max(1, round(params.hop_s * fs_hz))
+        self._flat_n = max(1, round(params.trough_flat_s * fs_hz))
+        self._min_rep_n = params.min_rep_s * fs_hz
+        self._max_rep_n = params.max_rep_s * fs_hz
+        self._settle_n = round(params.settle_s * fs_hz)  # no cycle starts before this
+        # Principal axis state.
+        self._v = np.zeros(n_ch)
+        self._v[0] = 1.0
+        self._h = params.floor
+        # State machine.
+        self.n = 0  # absolute index of the next sample
+        self._state = _IDLE
+        self._sign = 1.0
+        self._cyc_start = 0
+        self._cyc_max = -np.inf
+        self._min_val = np.inf
+        self._min_idx = 0
+        self._start_val = 0.0
+        self._last_end = 0
+        self._pending: list[_Cycle] = []
+        self._periods: list[int] = []
+        self._frag: _Cycle | None = None
+        #: Diagnostics for the reason of a zero count.
+        self.cycles_seen = 0
+        self.max_h = 0.0
+        self._run: list[_Cycle] = []
+        self._run_id = -1
+        self._tail_q = np.zeros(0)  # recent projection, to find the start of a first cycle
+        self._tail_start = 0
+        self._q_cur: Array = np.zeros(0)
+        self._base = 0
+
+    # -- signal path -------------------------------------------------------------------
+    def _project(self, accel_g: Array) -> tuple[Array, Array]:
+        if self.n == 0:
+            # Start the filter in steady state on the first sample (no start-up transient).
+            self._zi_acc = self._zi_unit_acc[:, :, None] * accel_g[0][None, None, :]
+        x, self._zi_acc = signal.sosfilt(self._sos, accel_g, axis=0, zi=self._zi_acc)
+        m = x.shape[0]
+        prods = x[:, self._iu[0]] * x[:, self._iu[1]]
+        cov, self._zi_cov = signal.lfilter(self._cov_b, self._cov_a, prods, axis=0, zi=self._zi_cov)
+        idx = self.n + np.arange(m)
+        hops = np.flatnonzero((idx + 1) % self._hop_n == 0)
+        v_per = np.empty((m, self.n_ch))
+        h_per = np.empty(m)
+        if hops.size:
+            mats = np.zeros((hops.size, self.n_ch, self.n_ch))
+            mats[:, self._iu[0], self._iu[1]] = cov[hops]
+            mats[:, self._iu[1], self._iu[0]] = cov[hops]
+            w, vecs = np.linalg.eigh(mats)
+            v = vecs[:, :, -1]
+            lam = np.maximum(w[:, -1], 0.0)
+            # Keep the sign continuous: flips[k] compares raw v[k] with raw v[k-1] (the
+            # aligned carry for k = 0); their running product aligns every axis.
+            flips = np.ones(hops.size)
+            flips[0] = -1.0 if float(v[0] @ self._v) < 0 else 1.0
+            if hops.size > 1:
+                flips[1:] = np.where(np.sum(v[1:] * v[:-1], axis=1) < 0, -1.0, 1.0)
+            v = v * np.cumprod(flips)[:, None]
+            h = np.maximum(self.p.hi_frac * np.sqrt(lam), self.p.floor)
+            # Sample i uses the axis of the last hop at or before i (the carry before the first).
+            seg = np.searchsorted(hops, np.arange(m), side="right") - 1
+            first = seg < 0
+            v_per[first] = self._v
+            h_per[first] = self._h
+            v_per[~first] = v[seg[~first]]
+            h_per[~first] = h[seg[~first]]
+            self._v = v[-1].copy()
+            self._h = float(h[-1])
+            self.max_h = max(self.max_h, float(np.max(h)))
+        else:
+            v_per[:] = self._v
+            h_per[:] = self._h
+        q = np.einsum("ij,ij->i", x, v_per)
+        return q, h_per
+
+    # -- state machine -----------------------------------------------------------------
+    def process(self, accel_g: Array) -> list[RawRep]:
+        """Feed accelerometer samples (validated, g); return newly confirmed repetitions."""
+        m = accel_g.shape[0]
+        if m == 0:
+            return []
+        q, h = self._project(accel_g)
+        base = self.n
+        self._q_cur, self._base = q, base
+        out: list[RawRep] = []
+        i = 0
+        ql = q.tolist()
+        hl = h.tolist()
+        p = self.p
+        # Keep a short tail of q (absolute indexing) for locating the start of a first cycle.
+        keep = int((self.p.min_run + 1) * self._max_rep_n) + 1
+        while i < m:
+            st = self._state
+            n_abs = base + i
+            if st == _IDLE:
+                j = _first_abs_above(q, h, i)
+                if j < 0:
+                    break
+                i = j
+                n_abs = base + i
+                if n_abs < self._settle_n:
+                    i = max(i + 1, self._settle_n - base)
+                    continue
+                self._sign = 1.0 if ql[i] > 0 else -1.0
+                self._cyc_start = self._find_start(q, base, i, hl[i])
+                self._start_val = 0.0
+                self._cyc_max = self._sign * ql[i]
+                self._state = _UP
+                i += 1
+            elif st == _UP:
+                s = self._sign
+                # Wait until the projection returns below down_frac * h.
+                j = _first_below(q, s, h, p.down_frac, i)
+                if j < 0:
+                    self._cyc_max = max(self._cyc_max, float(np.max(s * q[i:])))
+                    break
+                if j > i:
+                    self._cyc_max = max(self._cyc_max, float(np.max(s * q[i:j])))
+                self._state = _DOWN
+                self._min_val = s * ql[j]
+                self._min_idx = base + j
+                i = j + 1
+            elif st == _DOWN:
+                s = self._sign
+                # Track the trough; it is confirmed by a rise or by a flat stretch.
+                while i < m:
+                    v = s * ql[i]
+                    if v < self._min_val:
+                        self._min_val = v
+                        self._min_idx = base + i
+                    elif (
+                        v > self._min_val + p.trough_rise_frac * hl[i]
+                        or base + i - self._min_idx >= self._flat_n
+                    ):
+                        break
+                    i += 1
+                if i >= m:
+                    break
+                cyc = _Cycle(self._cyc_start, self._min_idx, self._cyc_max - self._min_val)
+                self._last_end = self._min_idx
+                out.extend(self._accept(cyc, base + i))
+                self._state = _WAIT
+                self._cyc_start = self._min_idx
+                i += 1
+            else:  # _WAIT: next cycle must begin within max_rep_s of the last trough
+                s = self._sign
+                limit = self._last_end + int(self._max_rep_n) - base
+                stop = min(m, max(limit, i))
+                j = _first_above(q, s, h, i, stop)
+                if j >= 0:
+                    self._cyc_max = s * ql[j]
+                    # The new cycle starts at the lowest point since the last trough.
+                    self._cyc_start, self._start_val = self._rise_start(
+                        q, base, self._last_end, j, s
+                    )
+                    self._state = _UP
+                    i = j + 1
+                elif stop < m:
+                    self._end_run()
+                    self._state = _IDLE
+                    i = stop
+                else:
+                    break
+        self._remember_tail(q, keep)
+        self.n = base + m
+        self._tail_start = self.n - self._tail_q.size
+        self._q_cur, self._base = np.zeros(0), self.n
+        return out
+
+    def finish(self) -> list[RawRep]:
+        """End of stream: a cycle waiting for its trough ends at the lowest point so far."""
+        out: list[RawRep] = []
+        if self._state == _DOWN:
+            cyc = _Cycle(self._cyc_start, self._min_idx, self._cyc_max - self._min_val)
+            out.extend(self._accept(cyc, self.n, partial=True))
+        elif self._state == _UP and self._tail_q.size:
+            # The recording stopped during the return: close the cycle at the last sample.
+            cyc = _Cycle(self._cyc_start, self.n - 1, self._cyc_max - self._start_val)
+            out.extend(self._accept(cyc, self.n, partial=True))
+        self._end_run()
+        self._state = _IDLE
+        return out
+
+    # -- helpers -----------------------------------------------------------------------
+    def _remember_tail(self, q: Array, keep: int) -> None:
+        tail = np.concatenate([self._tail_q, q]) if self._tail_q.size else q.copy()
+        self._tail_q = tail[-keep:]
+
+    def _window(self, q: Array, base: int, a_abs: int, b_abs: int) -> Array:
+        """Projection over absolute [a_abs, b_abs) from the tail and the current chunk."""
+        parts = []
+        if a_abs < base:
+            t0 = max(a_abs, self._tail_start)
+            parts.append(self._tail_q[t0 - self._tail_start : min(b_abs, base) - self._tail_start])
+        if b_abs > base:
+            lo = max(a_abs, base) - base
+            parts.append(q[lo : b_abs - base])
+        if not parts:
+            return np.zeros(0)
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def _find_start(self, q: Array, base: int, i: int, h_i: float) -> int:
+        """Start of a first cycle: the last sample before the crossing ``i`` still within
+        ``start_frac * h`` of the rest level, looking back at most half the longest repetition."""
+        a_abs = max(self._tail_start, base + i - int(0.5 * self._max_rep_n), 0)
+        w = self._sign * self._window(q, base, a_abs, base + i + 1)
+        below = np.flatnonzero(w <= self.p.start_frac * h_i)
+        return a_abs + int(below[-1]) if below.size else a_abs
+
+    def _rise_start(self, q: Array, base: int, a_abs: int, j: int, s: float) -> tuple[int, float]:
+        """Start of a cycle after the trough at ``a_abs``, given its crossing at ``j``.
+
+        Normally the lowest point since the trough. After a long pause (more than half the
+        longest repetition) it is where the rise begins, the last local minimum before the
+        crossing, so the pause is not part of the repetition. Returns the index and the value.
+        """
+        w = s * self._window(q, base, a_abs, base + j + 1)
+        lo = int(np.argmin(w))
+        if base + j - a_abs <= 0.5 * self._max_rep_n:
+            return a_abs + lo, float(w[lo])
+        d = np.diff(w[lo:])
+        minima = np.flatnonzero((d[:-1] <= 0) & (d[1:] > 0)) + 1  # local minima after lo
+        k = lo + int(minima[-1]) if minima.size else lo
+        return a_abs + k, float(w[k])
+
+    def _accept(self, cyc: _Cycle, now: int, *, partial: bool = False) -> list[RawRep]:
+        """Decide whether a completed cycle is a repetition.
+
+        Consistency is judged on the end-to-end period (end of the previous cycle to the end
+        of this one), which stays regular when the pause at the rest pose varies. A cycle much
+        smaller than its neighbours (``frag_frac``) is a fragment of a repetition (a ripple at
+        the turn-around) and is merged into the next cycle instead of breaking the run.
+        """
+        p = self.p
+        self.cycles_seen += 1
+        if self._frag is not None:
+            cyc = _Cycle(self._frag.start, cyc.end, max(cyc.amplitude, self._frag.amplitude))
+            self._frag = None
+        dur = cyc.end - cyc.start
+        ok_dur = self._min_rep_n <= dur <= self._max_rep_n
+        if self._run:
+            last = self._run[-1]
+            period = cyc.end - last.end
+            ref_per = float(np.median(self._periods))
+            ref_amp = float(np.median([c.amplitude for c in self._run]))
+            if partial:
+                # Cut by the end of the stream: only extends a run, with a relaxed check.
+                if dur < 0.5 * self._min_rep_n or cyc.amplitude * p.amp_ratio < ref_amp:
+                    return []
+                self._run.append(cyc)
+                return [self._rep(cyc, now)]
+            short = period < p.frag_period_frac * ref_per
+            if short or (cyc.amplitude < p.frag_frac * ref_amp and period < ref_per):
+                self._frag = cyc
+                return []
+            if (
+                ok_dur
+                and _similar(period, ref_per, p.dur_ratio)
+                and _similar(cyc.amplitude, ref_amp, p.amp_ratio)
+            ):
+                self._run.append(cyc)
+                self._periods.append(period)
+                return [self._rep(cyc, now)]
+            self._end_run()
+        if partial or not ok_dur:
+            self._pending = []
+            return []
+        pend = self._pending
+        if pend and cyc.start - pend[-1].end <= self._max_rep_n:
+            prev = pend[-1]
+            if cyc.amplitude < p.frag_frac * prev.amplitude:
+                self._frag = cyc
+                return []
+            if prev.amplitude < p.frag_frac * cyc.amplitude:
+                merged = _Cycle(prev.start, cyc.end, cyc.amplitude)
+                if merged.end - merged.start <= self._max_rep_n:
+                    pend.pop()
+                    cyc = merged
+        elif pend:
+            pend.clear()
+        pend.append(cyc)
+        del pend[: -p.min_run]
+        if len(pend) < p.min_run:
+            return []
+        periods = [pend[0].end - pend[0].start] + [
+            pend[k].end - pend[k - 1].end for k in range(1, len(pend))
+        ]
+        amps = [c.amplitude for c in pend]
+        if (
+            max(periods) <= p.dur_ratio * min(periods)
+            and max(amps) <= p.amp_ratio * min(amps)
+            and self._autocorr(pend, float(np.median(periods))) >= p.min_autocorr
+        ):
+            self._run = list(pend)
+            self._periods = periods
+            self._pending = []
+            self._run_id += 1
+            return [self._rep(c, now) for c in self._run]
+        return []
+
+    def _rep(self, c: _Cycle, now: int) -> RawRep:
+        """A repetition with its times moved back by the filter's group delay."""
+        d = self._delay_n
+        return RawRep(max(c.start - d, 0), max(c.end - d, 0), now, c.amplitude, self._run_id)
+
+    def _autocorr(self, pend: list[_Cycle], lag: float) -> float:
+        """Pearson autocorrelation of the projection over the cycles at one period (RecoFit)."""
+        a, b = pend[0].start, pend[-1].end
+        if a < self._tail_start:
+            return 0.0
+        w = self._window(self._q_cur, self._base, a, b + 1)
+        k = round(lag)
+        if k < 1 or w.size - k < 3:
+            return 0.0
+        x, y = w[:-k], w[k:]
+        x = x - x.mean()
+        y = y - y.mean()
+        den = math.sqrt(float(x @ x) * float(y @ y))
+        return float(x @ y) / den if den > 0 else 0.0
+
+    def _end_run(self) -> None:
+        self._run = []
+        self._periods = []
+        self._pending = []
+        self._frag = None
+
+
+def _similar(a: float, b: float, ratio: float) -> bool:
+    return b > 0 and a > 0 and max(a, b) <= ratio * min(a, b)
+
+
+def _first_abs_above(q: Array, h: Array, i: int) -> int:
+    return _first_true(lambda a, b: np.abs(q[a:b]) > h[a:b], q.size, i)
+
+
+def _first_above(x: Array, s: float, thr: Array, i: int, n: int) -> int:
+    return _first_true(lambda a, b: s * x[a:b] > thr[a:b], n, i)
+
+
+def _first_below(x: Array, s: float, thr: Array, frac: float, i: int) -> int:
+    return _first_true(lambda a, b: s * x[a:b] < frac * thr[a:b], x.size, i)
+
+
+def _first_true(cond: Callable[[int, int], NDArray[np.bool_]], n: int, i: int) -> int:
+    """First index >= i where ``cond`` holds, scanning in growing blocks; -1 if none."""
+    step = 64
+    a = i
+    while a < n:
+        b = min(n, a + step)
+        hit = np.flatnonzero(cond(a, b))
+        if hit.size:
+            return a + int(hit[0])
+        a = b
+        step *= 2
+    return -1

@@ -1,0 +1,200 @@
+"""Batch repetition counter: exact counts on known signals, zero with a reason, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from devices.errors import InputError
+from features.reps import RepResult, count_reps
+from features.synthetic import synth_exercise_set
+
+
+def tilt_signal(
+    n_reps: int,
+    *,
+    rep_s: float = 2.5,
+    amp_deg: float = 40.0,
+    pause_s: float = 0.5,
+    fs_hz: float = 50.0,
+    quiet_s: float = 4.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float]]]:
+    """A segment tilting about y by ``amp_deg`` and back, ``n_reps`` times, with noise.
+
+    Built here, independently of features.synthetic: gravity (0, 0, 1) g seen by a sensor
+    rotated by theta about y is (-sin theta, 0, cos theta); the gyro reads theta_dot about y.
+    """
+    rng = np.random.default_rng(seed)
+    total_s = 2 * quiet_s + n_reps * rep_s + (n_reps - 1) * pause_s
+    t = np.arange(int(total_s * fs_hz)) / fs_hz
+    theta = np.zeros_like(t)
+    theta_dot = np.zeros_like(t)
+    bounds = []
+    for k in range(n_reps):
+        a = quiet_s + k * (rep_s + pause_s)
+        u = (t - a) / rep_s
+        inside = (u >= 0) & (u <= 1)
+        amp = np.radians(amp_deg)
+        theta[inside] = amp * 0.5 * (1 - np.cos(2 * np.pi * u[inside]))
+        theta_dot[inside] = amp * 0.5 * np.sin(2 * np.pi * u[inside]) * 2 * np.pi / rep_s
+        bounds.append((a, a + rep_s))
+    accel = np.column_stack([-np.sin(theta), np.zeros_like(t), np.cos(theta)])
+    accel += rng.normal(0, 0.005, accel.shape)
+    gyro = np.column_stack([np.zeros_like(t), np.degrees(theta_dot), np.zeros_like(t)])
+    gyro += rng.normal(0, 0.3, gyro.shape)
+    return accel, gyro, bounds
+
+
+class TestCountsExactly:
+    @pytest.mark.parametrize("n", [3, 5, 10, 17])
+    def test_tilt_signal(self, n: int) -> None:
+        accel, gyro, _ = tilt_signal(n)
+        assert count_reps(accel, 50.0, gyro).count == n
+        assert count_reps(accel, 50.0).count == n
+
+    @pytest.mark.parametrize(
+        ("rep_s", "fs_hz"), [(1.2, 12.5), (2.0, 25.0), (4.0, 100.0), (6.0, 50.0)]
+    )
+    def test_rates_and_speeds(self, rep_s: float, fs_hz: float) -> None:
+        accel, gyro, _ = tilt_signal(8, rep_s=rep_s, fs_hz=fs_hz, pause_s=0.2 * rep_s)
+        assert count_reps(accel, fs_hz, gyro).count == 8
+
+    @pytest.mark.parametrize(
+        ("exercise", "seed"),
+        [
+            ("bridge", 0),
+            ("pelvic_tilt", 1),
+            ("squat", 2),
+            ("sit_to_stand", 3),
+            ("side_plank_hip_dip", 4),
+            ("dead_bug", 5),
+            ("hip_hinge", 6),
+            ("bird_dog", 7),
+        ],
+    )
+    def test_synthetic_exercises_without_profile(self, exercise: str, seed: int) -> None:
+        rec = synth_exercise_set(exercise, 9, seed=seed)
+        assert count_reps(rec.accel_g, rec.fs_hz, rec.gyro_dps).count == 9
+
+    def test_slow_exercise_with_its_profile(self) -> None:
+        # knee-to-chest repetitions last up to 12 s, beyond the default 8 s range.
+        rec = synth_exercise_set("knee_to_chest", 6, seed=0, rep_s=9.5)
+        assert count_reps(rec.accel_g, rec.fs_hz, rec.gyro_dps, profile="knee_to_chest").count == 6
+
+
+class TestTimesAndRange:
+    def test_bounds_close_to_truth(self) -> None:
+        accel, gyro, bounds = tilt_signal(6, rep_s=3.0)
+        res = count_reps(accel, 50.0, gyro)
+        assert res.count == 6
+        truth = np.array(bounds)
+        # A repetition ends at the trough after its movement and the next one starts there:
+        # the pause at the rest pose (0.5 s here) belongs to the following repetition.
+        assert np.all(np.abs(res.end_s - truth[:, 1]) < 0.4)
+        assert abs(res.start_s[0] - truth[0, 0]) < 0.4
+        assert np.all(res.start_s[1:] >= truth[:-1, 1] - 0.4)
+        assert np.all(res.start_s[1:] <= truth[1:, 0] + 0.4)
+        assert np.allclose(res.duration_s, res.end_s - res.start_s)
+        assert res.period_s == pytest.approx(3.0, abs=0.5)
+
+    def test_range_of_motion_from_gyro_and_gravity(self) -> None:
+        accel, gyro, _ = tilt_signal(6, amp_deg=40.0)
+        with_gyro = count_reps(accel, 50.0, gyro)
+        without = count_reps(accel, 50.0)
+        assert with_gyro.rom_source == "gyro" and without.rom_source == "gravity"
+        assert np.all(np.abs(with_gyro.rom_deg - 40.0) < 4.0)
+        assert np.all(np.abs(without.rom_deg - 40.0) < 6.0)
+
+    def test_time_origin_from_t_s(self) -> None:
+        accel, gyro, _ = tilt_signal(5)
+        t = 1000.0 + np.arange(accel.shape[0]) / 50.0
+        shifted = count_reps(accel, 50.0, gyro, t_s=t)
+        plain = count_reps(accel, 50.0, gyro)
+        assert np.allclose(shifted.start_s - 1000.0, plain.start_s)
+
+    def test_reps_list(self) -> None:
+        accel, gyro, _ = tilt_signal(4)
+        res = count_reps(accel, 50.0, gyro)
+        assert [r.start_s for r in res.reps] == list(res.start_s)
+
+    def test_gyro_at_another_rate_is_resampled(self) -> None:
+        accel, gyro, _ = tilt_signal(6, fs_hz=25.0)
+        _, gyro50, _ = tilt_signal(6, fs_hz=50.0)
+        res = count_reps(accel[::2], 12.5, gyro50, gyro_fs_hz=50.0)
+        assert res.count == 6
+        assert np.all(np.abs(res.rom_deg - 40.0) < 6.0)
+
+
+class TestZeroWithReason:
+    def test_still(self) -> None:
+        rng = np.random.default_rng(1)
+        accel = np.array([0.1, -0.2, 0.97]) + rng.normal(0, 0.005, (3000, 3))
+        res = count_reps(accel, 50.0)
+        assert res.count == 0 and res.start_s.size == 0
+        assert res.reason == "no movement above the noise floor"
+
+    @pytest.mark.parametrize("seed", range(5))
+    def test_random_walk(self, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        accel = np.array([0.0, 0.0, 1.0]) + np.cumsum(rng.normal(0, 0.01, (3000, 3)), axis=0)
+        gyro = np.cumsum(rng.normal(0, 1.0, (3000, 3)), axis=0)
+        res = count_reps(accel, 50.0, gyro)
+        assert res.count == 0
+        assert res.reason.startswith("no repetitive movement")
+
+    def test_two_isolated_movements(self) -> None:
+        accel, gyro, _ = tilt_signal(2)
+        res = count_reps(accel, 50.0, gyro)
+        assert res.count == 0 and "none in a run" in res.reason
+
+    def test_empty(self) -> None:
+        res = count_reps(np.zeros((0, 3)), 50.0)
+        assert isinstance(res, RepResult) and res.count == 0 and res.reason == "empty recording"
+
+
+class TestRaises:
+    def test_shape(self) -> None:
+        with pytest.raises(InputError, match=r"expected shape \(N, 3\)"):
+            count_reps(np.zeros((100, 2)), 50.0)
+
+    def test_nan(self) -> None:
+        accel, _, _ = tilt_signal(3)
+        accel[17, 1] = np.nan
+        with pytest.raises(ValueError, match="row 17: contains NaN"):
+            count_reps(accel, 50.0)
+
+    @pytest.mark.parametrize("fs", [0.0, -50.0, float("nan"), 1.0, 1e6])
+    def test_sample_rate(self, fs: float) -> None:
+        with pytest.raises(InputError, match="sample rate must be within"):
+            count_reps(np.zeros((100, 3)) + [0, 0, 1], fs)
+
+    def test_sample_rate_type(self) -> None:
+        with pytest.raises(InputError, match="must be a number"):
+            count_reps(np.zeros((100, 3)), "50")  # type: ignore[arg-type]
+
+    def test_meters_per_second_squared(self) -> None:
+        with pytest.raises(InputError, match=r"looks like m/s\^2"):
+            count_reps(np.tile([0.0, 0.0, 9.81], (100, 1)), 50.0)
+
+    def test_gyro_rows(self) -> None:
+        with pytest.raises(InputError, match="pass gyro_fs_hz"):
+            count_reps(np.zeros((100, 3)), 50.0, np.zeros((99, 3)))
+
+    def test_timestamps_not_increasing(self) -> None:
+        t = np.arange(100) / 50.0
+        t[50] = t[49]
+        with pytest.raises(InputError, match="index 50: timestamps must be strictly increasing"):
+            count_reps(np.zeros((100, 3)), 50.0, t_s=t)
+
+    def test_timestamps_rate_mismatch(self) -> None:
+        with pytest.raises(InputError, match="does not match fs_hz"):
+            count_reps(np.zeros((100, 3)), 50.0, t_s=np.arange(100) / 100.0)
+
+    def test_unknown_profile(self) -> None:
+        with pytest.raises(InputError, match="unknown exercise"):
+            count_reps(np.zeros((100, 3)), 50.0, profile="burpee")
+
+    def test_bad_duration_range(self) -> None:
+        with pytest.raises(InputError, match="min_rep_s < max_rep_s"):
+            count_reps(np.zeros((100, 3)), 50.0, min_rep_s=5.0, max_rep_s=2.0)
