@@ -29,7 +29,10 @@ def free_port() -> int:
 
 def find_binary(name: str, *extra: str) -> str:
     """Locate a server binary on PATH or in the usual Debian places; fail with a clear message."""
-    for cand in (shutil.which(name), *(os.path.join(d, name) for d in ("/usr/sbin", "/usr/bin", *extra))):
+    for cand in (
+        shutil.which(name),
+        *(os.path.join(d, name) for d in ("/usr/sbin", "/usr/bin", *extra)),
+    ):
         if cand and os.access(cand, os.X_OK):
             return cand
     raise RuntimeError(
@@ -75,7 +78,11 @@ class Service:
             return
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout_s
@@ -124,7 +131,11 @@ class Mosquitto(Service):
         super().__init__(workdir)
         self.conf = self.workdir / "mosquitto.conf"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
+            ""
+            # As root, Mosquitto drops to the "mosquitto" user, which cannot write our 0700 temp
+            # folders (no persistence, no log); "user root" keeps it as root. Ignored otherwise.
+            + ("" if "user " in extra_conf else "user root\n")
+            + f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"

@@ -1,0 +1,445 @@
+"""The MQTT wire format: topics, binary IMU frames and JSON payloads (pure, no paho).
+
+Layout and worked examples are in ``docs/mqtt.md``; this module is the reference implementation.
+
+Topic: ``<prefix>/<site>/<subject>/<device>/<stream>`` where ``<prefix>`` may have several levels
+and ``<stream>`` is one of :data:`BINARY_STREAMS` (binary IMU frames), :data:`JSON_STREAMS`
+(batched JSON samples), ``session`` (session start/stop events) or ``status`` (retained
+online/offline status, also the last will).
+
+Binary IMU frame, little-endian, 28-byte header then samples (sample-major, x y z per sample):
+
+======  ====  =========  =============================================================
+offset  size  type       field
+======  ====  =========  =============================================================
+0       2     bytes      magic ``b"AP"`` (0x41 0x50)
+2       1     u8         version (1)
+3       1     u8         stream code (1 accel g, 2 gyro deg/s, 3 mag uT, 4 orientation deg)
+4       1     u8         sample type (1 int16 times ``scale``, 2 float32)
+5       1     u8         channels (3)
+6       2     u16        sample count N (>= 1)
+8       4     u32        sequence number of the frame
+12      8     u64        device time of the first sample, ns since 1970-01-01 UTC
+20      4     f32        sample rate, Hz
+24      4     f32        scale: units per int16 count (must be 1.0 for float32)
+28      ...   i16/f32    N x channels samples
+======  ====  =========  =============================================================
+
+Sample ``i`` is at ``t0 + round(i * 1e9 / fs_hz)`` ns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from devices.errors import AdherenceError, DecodeError
+from devices.frame import ID_PATTERN, Frame, StreamKind, make_frame
+
+MAGIC = b"AP"
+VERSION = 1
+JSON_VERSION = 1
+HEADER = struct.Struct("<2sBBBBHIQff")
+HEADER_SIZE = HEADER.size  # 28
+DTYPE_INT16 = 1
+DTYPE_FLOAT32 = 2
+_DTYPES: dict[int, np.dtype[Any]] = {DTYPE_INT16: np.dtype("<i2"), DTYPE_FLOAT32: np.dtype("<f4")}
+
+STREAM_CODES: dict[StreamKind, int] = {
+    StreamKind.ACCEL: 1,
+    StreamKind.GYRO: 2,
+    StreamKind.MAG: 3,
+    StreamKind.ORIENTATION: 4,
+}
+"""Binary stream codes (byte 3 of the header)."""
+_CODE_STREAMS = {v: k for k, v in STREAM_CODES.items()}
+
+BINARY_STREAMS = frozenset(s.value for s in STREAM_CODES)
+"""Topic stream names carried as binary IMU frames."""
+JSON_STREAMS = frozenset(
+    {StreamKind.HEART_RATE.value, StreamKind.STEP_TOTAL.value, StreamKind.SYMPTOM.value}
+)
+"""Topic stream names carried as batched JSON samples ``[[t_ns, value], ...]``."""
+SESSION_STREAM = "session"
+STATUS_STREAM = "status"
+FEEDBACK_STREAM = "feedback"
+"""Published by the live-session service to the app; the collector acknowledges and skips it."""
+SESSION_EVENTS = frozenset({"start", "stop"})
+STATUS_STATES = frozenset({"online", "offline"})
+MAX_JSON_SAMPLES = 10_000
+_EXERCISE_PATTERN = ID_PATTERN
+
+
+@dataclass(frozen=True, slots=True)
+class TopicParts:
+    """A parsed topic ``<prefix>/<site>/<subject>/<device>/<stream>``."""
+
+    prefix: str
+    site: str
+    subject: str
+    device: str
+    stream: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """A non-sample message: session start/stop, or a device status change.
+
+    Attributes
+    ----------
+    kind:
+        ``"session_start"``, ``"session_stop"`` or ``"status"``.
+    t_ns:
+        When it happened, UTC ns (device clock).
+    seq:
+        Sequence number of the carrying message; for status messages 0 (online) or 1 (offline),
+        so that a will with the same ``t_ns`` as its online status sorts after it.
+    session_id, exercise:
+        For session events: the app's session id and the exercise-library id (and, in
+        ``detail["plan_entry"]``, the care plan's session id when the app sent one).
+    detail:
+        Small JSON-serialisable dict (for status: ``{"state": "online"}``).
+    """
+
+    site: str
+    subject: str
+    device: str
+    kind: str
+    t_ns: int
+    seq: int
+    session_id: str | None = None
+    exercise: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """What one MQTT message carried: sample frames and/or events."""
+
+    frames: tuple[Frame, ...] = ()
+    events: tuple[DeviceEvent, ...] = ()
+
+
+def topic_for(prefix: str, site: str, subject: str, device: str, stream: str) -> str:
+    """Build a topic string (ids are checked against :data:`devices.frame.ID_PATTERN`)."""
+    for name, value in (("site", site), ("subject", subject), ("device", device)):
+        if not ID_PATTERN.match(value):
+            raise DecodeError("topic", -1, f"{name} {value!r} is not a valid id")
+    return f"{prefix}/{site}/{subject}/{device}/{stream}"
+
+
+def parse_topic(prefix: str, topic: str) -> TopicParts:
+    """Split ``topic`` below ``prefix`` into its parts; raise DecodeError naming the bad level."""
+    head = prefix.rstrip("/") + "/"
+    if not topic.startswith(head):
+        raise DecodeError("topic", -1, f"topic {topic!r} is not under prefix {prefix!r}")
+    levels = topic[len(head) :].split("/")
+    if len(levels) != 4:
+        raise DecodeError(
+            "topic", -1, f"topic {topic!r} needs 4 levels after the prefix, got {len(levels)}"
+        )
+    site, subject, device, stream = levels
+    for name, value in (("site", site), ("subject", subject), ("device", device)):
+        if not ID_PATTERN.match(value):
+            raise DecodeError("topic", -1, f"{name} {value!r} is not a valid id")
+    known = BINARY_STREAMS | JSON_STREAMS | {SESSION_STREAM, STATUS_STREAM, FEEDBACK_STREAM}
+    if stream not in known:
+        raise DecodeError("topic", -1, f"unknown stream {stream!r}; known: {sorted(known)}")
+    return TopicParts(prefix.rstrip("/"), site, subject, device, stream)
+
+
+# -- binary IMU frames ------------------------------------------------------------------------
+def sample_times_ns(t0_ns: int, fs_hz: float, n: int) -> npt.NDArray[np.int64]:
+    """Per-sample UTC ns times rebuilt from the first sample time and the rate (Hz)."""
+    step = 1e9 / fs_hz
+    return np.int64(t0_ns) + np.round(np.arange(n, dtype=np.float64) * step).astype(np.int64)
+
+
+def encode_imu_frame(
+    stream: StreamKind | str,
+    seq: int,
+    t0_ns: int,
+    fs_hz: float,
+    values: npt.ArrayLike,
+    *,
+    scale: float | None = None,
+) -> bytes:
+    """Encode an (N, 3) block of IMU samples as a binary frame.
+
+    Parameters
+    ----------
+    stream:
+        accel (g), gyro (deg/s), mag (uT) or orientation (deg).
+    seq:
+        Frame sequence number, 0 .. 2**32-1.
+    t0_ns:
+        Device time of the first sample, UTC ns.
+    fs_hz:
+        Sample rate, Hz.
+    values:
+        (N, 3) samples in the stream's units, 1 <= N <= 65535.
+    scale:
+        Units per int16 count; samples are sent as int16 (rounded, clipped). ``None`` sends
+        float32.
+    """
+    kind = StreamKind(stream)
+    if kind not in STREAM_CODES:
+        raise ValueError(f"{kind} is not a binary stream")
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != 3 or not 1 <= v.shape[0] <= 0xFFFF:
+        raise ValueError(f"values must have shape (N, 3) with 1 <= N <= 65535, got {v.shape}")
+    if scale is None:
+        dtype, body, sc = DTYPE_FLOAT32, v.astype("<f4").tobytes(), 1.0
+    else:
+        if not (scale > 0 and math.isfinite(scale)):
+            raise ValueError(f"scale must be positive, got {scale}")
+        counts = np.clip(np.round(v / scale), -32768, 32767).astype("<i2")
+        dtype, body, sc = DTYPE_INT16, counts.tobytes(), scale
+    header = HEADER.pack(
+        MAGIC, VERSION, STREAM_CODES[kind], dtype, 3, v.shape[0], seq, t0_ns, fs_hz, sc
+    )
+    return header + body
+
+
+def decode_imu_frame(parts: TopicParts, payload: bytes, host_t_ns: int) -> Frame:
+    """Decode a binary IMU frame published on ``parts``; raise DecodeError with the byte offset."""
+    dev = parts.device
+    if len(payload) < HEADER_SIZE:
+        raise DecodeError(
+            dev, len(payload), f"truncated header: {len(payload)} of {HEADER_SIZE} bytes"
+        )
+    magic, version, code, dtype_code, channels, n, seq, t0, fs, scale = HEADER.unpack_from(payload)
+    if magic != MAGIC:
+        raise DecodeError(dev, 0, f"bad magic {magic!r}, expected {MAGIC!r}")
+    if version != VERSION:
+        raise DecodeError(dev, 2, f"unsupported frame version {version}, expected {VERSION}")
+    kind = _CODE_STREAMS.get(code)
+    if kind is None:
+        raise DecodeError(dev, 3, f"unknown stream code {code}")
+    if kind.value != parts.stream:
+        raise DecodeError(dev, 3, f"frame holds {kind.value} but the topic says {parts.stream}")
+    if dtype_code not in _DTYPES:
+        raise DecodeError(dev, 4, f"unknown sample type {dtype_code}")
+    if channels != 3:
+        raise DecodeError(dev, 5, f"{kind.value} needs 3 channels, got {channels}")
+    if n == 0:
+        raise DecodeError(dev, 6, "sample count is 0")
+    if not (math.isfinite(fs) and fs > 0):
+        raise DecodeError(dev, 20, f"sample rate must be positive, got {fs}")
+    if dtype_code == DTYPE_FLOAT32 and scale != 1.0:
+        raise DecodeError(dev, 24, f"scale must be 1.0 for float32 samples, got {scale}")
+    if not (math.isfinite(scale) and scale > 0):
+        raise DecodeError(dev, 24, f"scale must be positive, got {scale}")
+    dt = _DTYPES[dtype_code]
+    expected = HEADER_SIZE + n * channels * dt.itemsize
+    if len(payload) < expected:
+        raise DecodeError(
+            dev, len(payload), f"truncated samples: {len(payload)} of {expected} bytes"
+        )
+    if len(payload) > expected:
+        raise DecodeError(dev, expected, f"{len(payload) - expected} trailing bytes")
+    raw = np.frombuffer(payload, dtype=dt, count=n * channels, offset=HEADER_SIZE)
+    values = raw.reshape(n, channels).astype(np.float64)
+    if dtype_code == DTYPE_INT16:
+        values *= float(scale)
+    t_ns = sample_times_ns(t0, float(fs), n)
+    try:
+        return make_frame(
+            parts.subject,
+            dev,
+            kind,
+            t_ns,
+            values,
+            fs_hz=float(fs),
+            seq=seq,
+            device_t_ns=t_ns,
+            meta={"rx_ns": int(host_t_ns), "site": parts.site},
+        )
+    except AdherenceError as exc:
+        raise DecodeError(dev, HEADER_SIZE, f"invalid frame: {exc.why}") from exc
+
+
+# -- JSON payloads ----------------------------------------------------------------------------
+def _load_json(dev: str, payload: bytes) -> dict[str, Any]:
+    try:
+        obj = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DecodeError(dev, exc.start, "payload is not UTF-8 text") from exc
+    except json.JSONDecodeError as exc:
+        raise DecodeError(dev, exc.pos, f"invalid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise DecodeError(dev, -1, "JSON nested too deeply") from exc
+    if not isinstance(obj, dict):
+        raise DecodeError(dev, 0, "JSON payload must be an object")
+    if obj.get("v") != JSON_VERSION:
+        raise DecodeError(dev, -1, f"'v' must be {JSON_VERSION}, got {obj.get('v')!r}")
+    return obj
+
+
+def _int_field(dev: str, obj: dict[str, Any], name: str, lo: int = 0) -> int:
+    value = obj.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise DecodeError(dev, -1, f"'{name}' must be an integer >= {lo}, got {value!r}")
+    return value
+
+
+def _decode_samples(parts: TopicParts, obj: dict[str, Any], host_t_ns: int) -> Frame:
+    dev = parts.device
+    seq = _int_field(dev, obj, "seq")
+    samples = obj.get("samples")
+    if not isinstance(samples, list) or not samples:
+        raise DecodeError(dev, -1, "'samples' must be a non-empty list of [t_ns, value]")
+    if len(samples) > MAX_JSON_SAMPLES:
+        raise DecodeError(dev, -1, f"{len(samples)} samples exceeds {MAX_JSON_SAMPLES}")
+    t: list[int] = []
+    v: list[float] = []
+    for i, s in enumerate(samples):
+        ok = (
+            isinstance(s, list)
+            and len(s) == 2
+            and isinstance(s[0], int)
+            and not isinstance(s[0], bool)
+            and 0 <= s[0] < 2**63
+            and isinstance(s[1], int | float)
+            and not isinstance(s[1], bool)
+            and math.isfinite(s[1])
+        )
+        if not ok:
+            raise DecodeError(dev, -1, f"samples[{i}] must be [t_ns integer, number], got {s!r}")
+        t.append(s[0])
+        v.append(float(s[1]))
+    if parts.stream == StreamKind.SYMPTOM.value:
+        bad = [x for x in v if not (0 <= x <= 10)]
+        if bad:
+            raise DecodeError(dev, -1, f"symptom (pain) scores must be 0-10, got {bad[0]}")
+    try:
+        return make_frame(
+            parts.subject,
+            dev,
+            parts.stream,
+            np.array(t, dtype=np.int64),
+            np.array(v, dtype=np.float64),
+            fs_hz=None,
+            seq=seq,
+            meta={"rx_ns": int(host_t_ns), "site": parts.site},
+        )
+    except AdherenceError as exc:
+        raise DecodeError(dev, -1, f"invalid samples: {exc}") from exc
+
+
+def _decode_session(parts: TopicParts, obj: dict[str, Any]) -> tuple[DeviceEvent, ...]:
+    dev = parts.device
+    seq = _int_field(dev, obj, "seq")
+    events = obj.get("events")
+    if not isinstance(events, list) or not events:
+        raise DecodeError(dev, -1, "'events' must be a non-empty list")
+    out = []
+    for i, e in enumerate(events):
+        if not isinstance(e, dict):
+            raise DecodeError(dev, -1, f"events[{i}] must be an object")
+        kind = e.get("event")
+        if kind not in SESSION_EVENTS:
+            raise DecodeError(dev, -1, f"events[{i}].event must be start or stop, got {kind!r}")
+        t = e.get("t_ns")
+        if isinstance(t, bool) or not isinstance(t, int) or not (9.46e17 <= t <= 4.1e18):
+            raise DecodeError(dev, -1, f"events[{i}].t_ns must be UTC ns in 2000-2100, got {t!r}")
+        sid, ex = e.get("session_id"), e.get("exercise")
+        for name, val in (("session_id", sid), ("exercise", ex)):
+            if not isinstance(val, str) or not _EXERCISE_PATTERN.match(val):
+                raise DecodeError(dev, -1, f"events[{i}].{name} must be an id, got {val!r}")
+        detail: dict[str, Any] = {}
+        plan_entry = e.get("plan_entry")
+        if plan_entry is not None:
+            if not isinstance(plan_entry, str) or not _EXERCISE_PATTERN.match(plan_entry):
+                why = f"events[{i}].plan_entry must be an id, got {plan_entry!r}"
+                raise DecodeError(dev, -1, why)
+            detail["plan_entry"] = plan_entry
+        out.append(
+            DeviceEvent(parts.site, parts.subject, dev, f"session_{kind}", t, seq, sid, ex, detail)
+        )
+    return tuple(out)
+
+
+def _decode_status(parts: TopicParts, obj: dict[str, Any]) -> DeviceEvent:
+    dev = parts.device
+    state = obj.get("state")
+    if state not in STATUS_STATES:
+        raise DecodeError(dev, -1, f"'state' must be online or offline, got {state!r}")
+    t = obj.get("t_ns")
+    if isinstance(t, bool) or not isinstance(t, int) or not (9.46e17 <= t <= 4.1e18):
+        raise DecodeError(dev, -1, f"'t_ns' must be UTC ns in 2000-2100, got {t!r}")
+    detail = {"state": state}
+    if isinstance(obj.get("fw"), str):
+        detail["fw"] = obj["fw"][:32]
+    rank = 0 if state == "online" else 1  # an online status and its will share one t_ns
+    return DeviceEvent(parts.site, parts.subject, dev, "status", t, rank, None, None, detail)
+
+
+def decode_payload(parts: TopicParts, payload: bytes, host_t_ns: int) -> Decoded:
+    """Decode one message's payload published on the topic ``parts``.
+
+    Parameters
+    ----------
+    parts:
+        The parsed topic (see :func:`parse_topic`); its stream decides the payload format.
+    payload:
+        The raw bytes.
+    host_t_ns:
+        Host receive time, UTC ns (kept in each frame's ``meta["rx_ns"]``).
+
+    Raises
+    ------
+    DecodeError
+        With the device id, the byte offset (``-1`` for JSON field errors) and the reason.
+    """
+    if parts.stream in BINARY_STREAMS:
+        return Decoded(frames=(decode_imu_frame(parts, payload, host_t_ns),))
+    if parts.stream == FEEDBACK_STREAM:
+        return Decoded()  # outbound (server to app): nothing to store
+    obj = _load_json(parts.device, payload)
+    if parts.stream in JSON_STREAMS:
+        return Decoded(frames=(_decode_samples(parts, obj, host_t_ns),))
+    if parts.stream == SESSION_STREAM:
+        return Decoded(events=_decode_session(parts, obj))
+    return Decoded(events=(_decode_status(parts, obj),))
+
+
+def encode_json_samples(seq: int, samples: list[tuple[int, float]]) -> bytes:
+    """Encode a batch of (t_ns UTC ns, value) samples for a JSON stream."""
+    return json.dumps(
+        {"v": JSON_VERSION, "seq": seq, "samples": [[int(t), v] for t, v in samples]},
+        separators=(",", ":"),
+    ).encode()
+
+
+def encode_session_event(
+    seq: int,
+    event: str,
+    t_ns: int,
+    session_id: str,
+    exercise: str,
+    plan_entry: str | None = None,
+) -> bytes:
+    """Encode one session start/stop event (``event`` is ``"start"`` or ``"stop"``; t in UTC ns).
+
+    ``plan_entry`` is the care plan's session id, when the app knows it.
+    """
+    body = {"event": event, "t_ns": int(t_ns), "session_id": session_id, "exercise": exercise}
+    if plan_entry is not None:
+        body["plan_entry"] = plan_entry
+    return json.dumps(
+        {"v": JSON_VERSION, "seq": seq, "events": [body]}, separators=(",", ":")
+    ).encode()
+
+
+def encode_status(state: str, t_ns: int) -> bytes:
+    """Encode a status payload (``"online"`` / ``"offline"``, set at ``t_ns`` UTC ns)."""
+    return json.dumps(
+        {"v": JSON_VERSION, "state": state, "t_ns": int(t_ns)}, separators=(",", ":")
+    ).encode()

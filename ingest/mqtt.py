@@ -1,0 +1,426 @@
+"""MQTT collector: paho-mqtt 2.x (MQTT 5) into the store, exactly once in effect.
+
+How nothing is lost and nothing is counted twice
+------------------------------------------------
+* Persistent session: a fixed client id, ``clean_start=False`` and a session expiry, QoS 1. The
+  broker queues messages while the collector is away and redelivers anything not acknowledged.
+* Manual acknowledgement: paho's ``on_message`` only stamps the host time and queues the
+  message; one consumer thread decodes a batch, commits frames, events and dead letters in one
+  store transaction (one fsync), and only then acknowledges every message of the batch. A crash
+  before the commit loses nothing (the broker redelivers); a crash after the commit and before
+  the acknowledgement causes a redelivery that the store ignores (frames are unique on
+  subject, device, stream, sequence number and first sample time).
+* Acknowledgements carry the connection generation: a packet id from a connection that has
+  since dropped is never acknowledged on the new one (it could name a different message).
+* Bad payloads (undecodable, oversized, unknown topic) become dead-letter rows with the reason
+  and are acknowledged; they never stop the collector and are never dropped silently.
+* Order: frames may arrive out of order (shared subscriptions split one device's stream across
+  collectors). The store returns frames in time order; :class:`SeqTracker` follows each
+  stream's sequence numbers and records a gap when a number is still missing from the store
+  after ``reorder_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from adherence.store import Store
+from devices.errors import CollectorError, DecodeError
+from devices.frame import Frame
+from devices.mqtt_wire import DeviceEvent, decode_payload, parse_topic
+from ingest.mqtt_events import ensure_events_table, put_events
+from ingest.mqtt_settings import MqttSettings
+
+__all__ = ["CollectorStats", "Hole", "MqttCollector", "MqttSettings", "SeqTracker"]
+
+log = logging.getLogger(__name__)
+
+# CONNACK reason codes after which retrying cannot help (MQTT 5 spec, 3.2.2.2).
+_PERMANENT_CONNACK = {0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C}
+
+
+@dataclass
+class CollectorStats:
+    """Running totals of one collector (counts since it started)."""
+
+    messages: int = 0
+    frames: int = 0
+    samples: int = 0
+    duplicates: int = 0
+    events: int = 0
+    ignored: int = 0
+    dead_letters: int = 0
+    acked: int = 0
+    stale_acks: int = 0
+    gaps: int = 0
+    connects: int = 0
+    backlog: int = 0
+    reorder_pending: int = 0
+    connected: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain copy of the counters."""
+        return asdict(self)
+
+
+@dataclass
+class _SeqState:
+    next_seq: int
+    last_end_ns: int
+    pending: dict[int, tuple[int, int, float]] = field(default_factory=dict)  # start, end, seen
+
+
+StreamKey = tuple[str, str, str]  # subject, device, stream
+
+
+@dataclass(frozen=True, slots=True)
+class Hole:
+    """Sequence numbers [first_seq, end_seq) of a stream not seen by this collector in time.
+
+    ``start_ns``/``end_ns`` are the end of the frame before and the start of the frame after
+    the hole (UTC ns).
+    """
+
+    key: StreamKey
+    first_seq: int
+    end_seq: int
+    start_ns: int
+    end_ns: int
+
+
+class SeqTracker:
+    """Follows the sequence numbers of each (subject, device, stream) and reports holes.
+
+    A stream's first frame sets the expected next number. Frames ahead of it wait in
+    ``pending``; a hole (the numbers below the lowest pending one) is due once that pending
+    frame has waited ``timeout_s`` seconds. A number lower than expected with a start time after
+    the last frame is taken as a device restart (sequence reset).
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._streams: dict[StreamKey, _SeqState] = {}
+
+    def observe(self, key: StreamKey, seq: int, start_ns: int, end_ns: int, now_s: float) -> None:
+        """Record that frame ``seq`` (spanning start_ns..end_ns, UTC ns) is stored; now in s."""
+        st = self._streams.get(key)
+        if st is None or (seq < st.next_seq and start_ns > st.last_end_ns and not st.pending):
+            self._streams[key] = _SeqState(seq + 1, end_ns)
+            return
+        if seq < st.next_seq:
+            return
+        if seq > st.next_seq:
+            st.pending.setdefault(seq, (start_ns, end_ns, now_s))
+            return
+        st.next_seq, st.last_end_ns = seq + 1, max(st.last_end_ns, end_ns)
+        self._advance(st)
+
+    @staticmethod
+    def _advance(st: _SeqState) -> None:
+        while st.next_seq in st.pending:
+            _, end, _ = st.pending.pop(st.next_seq)
+            st.next_seq += 1
+            st.last_end_ns = max(st.last_end_ns, end)
+
+    def due(self, now_s: float) -> list[Hole]:
+        """The first hole of each stream, if it has been open ``timeout_s`` seconds (now in s)."""
+        out = []
+        for key, st in self._streams.items():
+            if st.pending:
+                nxt = min(st.pending)
+                start_ns, _, seen_s = st.pending[nxt]
+                if now_s - seen_s >= self.timeout_s:
+                    out.append(Hole(key, st.next_seq, nxt, st.last_end_ns, start_ns))
+        return out
+
+    def pending(self) -> int:
+        """Number of frames waiting behind a hole, over all streams."""
+        return sum(len(st.pending) for st in self._streams.values())
+
+    def close_hole(self, hole: Hole) -> None:
+        """Move past ``hole`` (after it was found in the store or recorded as a gap)."""
+        st = self._streams[hole.key]
+        st.next_seq = hole.end_seq
+        self._advance(st)
+
+
+class MqttCollector:
+    """Collects every message under ``settings.prefix`` into ``store``.
+
+    Parameters
+    ----------
+    settings:
+        Broker, session and credentials (:class:`MqttSettings`).
+    store:
+        The store frames, events and dead letters are committed to.
+    on_status:
+        Called about once per second from the consumer thread with :attr:`stats`.
+
+    Use :meth:`run` in a thread of its own; set the ``stop`` event to end it cleanly.
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        store: Store,
+        *,
+        on_status: Callable[[CollectorStats], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.stats = CollectorStats()
+        self.on_status = on_status
+        self.subscribed = threading.Event()
+        self._q: queue.SimpleQueue[tuple[int, mqtt.MQTTMessage, int]] = queue.SimpleQueue()
+        self._gen = 0
+        self._ack_lock = threading.Lock()
+        self._fatal: str | None = None
+        self._tracker = SeqTracker(settings.reorder_timeout_s)
+        self._sub_mid: int | None = None
+        ensure_events_table(store)
+
+    # -- paho side (network thread): stamp and hand off -----------------------------------
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            if reason_code.value in _PERMANENT_CONNACK:
+                self._fatal = f"broker refused the connection: {reason_code}"
+            log.warning("mqtt connect refused: %s", reason_code)
+            return
+        with self._ack_lock:
+            self._gen += 1
+        self.stats.connects += 1
+        self.stats.connected = True
+        log.info("mqtt connected (session present: %s)", flags.session_present)
+        # Always (re)subscribe: a broker restarted without its persistence forgot the session.
+        _, self._sub_mid = client.subscribe(
+            self.settings.subscription(), options=SubscribeOptions(qos=1)
+        )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if any(rc.is_failure for rc in reason_codes):
+            self._fatal = f"broker refused the subscription: {reason_codes[0]}"
+            return
+        self.subscribed.set()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._ack_lock:
+            self._gen += 1
+        self.stats.connected = False
+        self.subscribed.clear()
+        log.info("mqtt disconnected: %s", reason_code)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self._q.put((self._gen, msg, time.time_ns()))
+
+    # -- consumer side ----------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        user = s.username or s.url_username
+        password = s.password()
+        if user is not None or password is not None:
+            client.username_pw_set(user or "", password)
+        if s.tls:
+            try:
+                client.tls_set(ca_certs=s.tls_ca, certfile=s.tls_cert, keyfile=s.tls_key)
+            except (OSError, ValueError) as exc:
+                raise CollectorError("tls", s.broker, f"cannot load TLS files: {exc}") from exc
+        client.reconnect_delay_set(1, 10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def run(self, stop: threading.Event) -> None:
+        """Collect until ``stop`` is set; return after committing what was received.
+
+        Raises
+        ------
+        CollectorError
+            The broker refused the credentials or the subscription, or the store failed (in
+            which case nothing of the failed batch was acknowledged).
+        """
+        s = self.settings
+        client = self._make_client()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = s.session_expiry_s
+        props.ReceiveMaximum = s.receive_maximum
+        try:
+            client.connect_async(
+                s.host, s.port, keepalive=s.keepalive_s, clean_start=False, properties=props
+            )
+        except (OSError, ValueError) as exc:
+            raise CollectorError("broker", s.broker, f"cannot connect: {exc}") from exc
+        client.loop_start()
+        try:
+            self._consume(client, stop)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+            self.stats.connected = False
+
+    def _consume(self, client: mqtt.Client, stop: threading.Event) -> None:
+        next_status = time.monotonic() + 1.0
+        while not stop.is_set():
+            if self._fatal:
+                raise CollectorError("broker", self.settings.broker, self._fatal)
+            batch = self._take(timeout_s=0.1)
+            if batch:
+                self._commit(client, batch)
+            now = time.monotonic()
+            self._check_holes(now)
+            self.stats.reorder_pending = self._tracker.pending()
+            if now >= next_status:
+                next_status = now + 1.0
+                self.stats.backlog = self._q.qsize()
+                if self.on_status is not None:
+                    self.on_status(self.stats)
+        while batch := self._take(timeout_s=0.0):  # commit what already arrived
+            self._commit(client, batch)
+
+    def _take(self, timeout_s: float) -> list[tuple[int, mqtt.MQTTMessage, int]]:
+        try:
+            first = self._q.get(timeout=timeout_s) if timeout_s > 0 else self._q.get_nowait()
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < self.settings.batch_max:
+            try:
+                batch.append(self._q.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _commit(self, client: mqtt.Client, batch: list[tuple[int, mqtt.MQTTMessage, int]]) -> None:
+        frames: list[Frame] = []
+        events: list[DeviceEvent] = []
+        dead: list[tuple[str, str, bytes, dict[str, Any]]] = []
+        limit = self.settings.max_payload_bytes
+        for _gen, msg, rx_ns in batch:
+            payload = bytes(msg.payload)
+            try:
+                topic = msg.topic
+            except UnicodeDecodeError:
+                dead.append(("mqtt:?", "topic is not valid UTF-8", payload[:limit], {}))
+                continue
+            ctx: dict[str, Any] = {"topic": topic, "rx_ns": rx_ns, "size": len(payload)}
+            if len(payload) > limit:
+                why = f"payload of {len(payload)} bytes exceeds the limit of {limit} bytes"
+                dead.append((f"mqtt:{topic}", why, payload[:limit], ctx))
+                continue
+            try:
+                decoded = decode_payload(parse_topic(self.settings.prefix, topic), payload, rx_ns)
+            except DecodeError as exc:
+                dead.append((f"mqtt:{topic}", str(exc), payload, {**ctx, **exc.as_record()}))
+                continue
+            except Exception as exc:  # a decoder bug must not stop the service or lose input
+                log.exception("decoder failed on %s", topic)
+                why = f"decoder failed: {type(exc).__name__}: {exc}"
+                dead.append((f"mqtt:{topic}", why, payload, ctx))
+                continue
+            if not decoded.frames and not decoded.events:
+                self.stats.ignored += 1  # outbound feedback on the same prefix
+            frames.extend(decoded.frames)
+            events.extend(decoded.events)
+        try:
+            with self.store.transaction():
+                n_new = self.store.put_frames(frames)
+                n_events = put_events(self.store, events)
+                for source, why, body, context in dead:
+                    self.store.dead_letter(source, why, body, context)
+        except Exception as exc:  # store failure: acknowledge nothing, stop the service
+            raise CollectorError(
+                "store", str(self.store.path), f"commit failed, nothing acknowledged: {exc}"
+            ) from exc
+        st = self.stats
+        st.messages += len(batch)
+        st.frames += n_new
+        st.duplicates += len(frames) - n_new
+        st.samples += sum(f.n for f in frames)
+        st.events += n_events
+        st.dead_letters += len(dead)
+        for source, why, _, _ in dead:
+            log.warning("dead letter from %s: %s", source, why)
+        now = time.monotonic()
+        for f in frames:
+            self._tracker.observe(
+                (f.subject, f.device, f.stream.value), f.seq, f.start_ns, f.end_ns, now
+            )
+        self._ack(client, batch)
+
+    def _ack(self, client: mqtt.Client, batch: list[tuple[int, mqtt.MQTTMessage, int]]) -> None:
+        with self._ack_lock:
+            for gen, msg, _ in batch:
+                if msg.qos == 0:
+                    continue
+                if gen == self._gen:
+                    client.ack(msg.mid, msg.qos)
+                    self.stats.acked += 1
+                else:  # the connection it came on is gone; the broker will redeliver it
+                    self.stats.stale_acks += 1
+
+    def _check_holes(self, now_s: float) -> None:
+        while holes := self._tracker.due(now_s):
+            for hole in holes:
+                self._check_hole(hole)
+
+    def _check_hole(self, hole: Hole) -> None:
+        subject, device, stream = hole.key
+        rows = self.store.execute(
+            "SELECT COUNT(DISTINCT seq) FROM frames WHERE subject=? AND device=? AND stream=?"
+            " AND seq>=? AND seq<? AND end_ns>=? AND start_ns<=?",
+            (subject, device, stream, hole.first_seq, hole.end_seq, hole.start_ns, hole.end_ns),
+        )
+        expected = hole.end_seq - hole.first_seq
+        if rows[0][0] < expected:  # not stored by another group member either
+            missing = expected - rows[0][0]
+            self.store.put_gap(
+                device,
+                stream,
+                hole.start_ns,
+                hole.end_ns,
+                f"mqtt: {missing} frame(s) of seq {hole.first_seq}..{hole.end_seq - 1} missing",
+                subject=subject,
+            )
+            self.stats.gaps += 1
+        self._tracker.close_hole(hole)

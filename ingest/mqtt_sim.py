@@ -1,0 +1,263 @@
+"""Simulated devices publishing to an MQTT broker, in the wire format of ``docs/mqtt.md``.
+
+Two sources: N synthetic patients (accelerometer frames at a chosen rate plus a pedometer total
+once a second), or a replay of the recordings in ``sample_data/recordings``. Every connection
+sets a retained ``online`` status and a last will (retained ``offline``) on its status topic;
+with one connection per device that is the device's own status topic, with fewer connections
+(gateways) it is ``<prefix>/<site>/gateway/gw-<k>/status``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from devices.errors import CollectorError
+from devices.mqtt_wire import (
+    STREAM_CODES,
+    encode_imu_frame,
+    encode_json_samples,
+    encode_status,
+    topic_for,
+)
+from devices.recording import list_recordings, read_meta, read_recording
+from ingest.mqtt_settings import MqttSettings
+
+ACCEL_SCALE_G = 2.0**-12
+"""int16 scale used for simulated accelerometer frames: 1/4096 g per count (+-8 g range)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message to publish: topic, payload, and the pacing time (s from the start)."""
+
+    topic: str
+    payload: bytes
+    at_s: float
+    device_index: int
+
+
+def synthetic_messages(
+    prefix: str,
+    n_devices: int,
+    fs_hz: float,
+    samples_per_frame: int,
+    n_frames: int,
+    *,
+    site: str = "sim",
+    t0_ns: int | None = None,
+    seed: int = 0,
+) -> Iterator[Message]:
+    """Messages of ``n_devices`` synthetic patients, frame round by frame round.
+
+    Each device sends ``n_frames`` accelerometer frames (seq 0..n_frames-1) of
+    ``samples_per_frame`` samples at ``fs_hz`` Hz (int16, 1/4096 g per count): gravity on z
+    plus a 1.8 Hz walking oscillation and noise. Once per second of data each device also sends
+    its running step total (1.8 steps/s) as JSON. ``at_s`` is the real-time publishing moment,
+    in s after the start.
+    """
+    if n_devices < 1 or samples_per_frame < 1 or n_frames < 0 or fs_hz <= 0:
+        raise ValueError("n_devices, samples_per_frame must be >= 1 and fs_hz > 0")
+    rng = np.random.default_rng(seed)
+    t0 = time.time_ns() if t0_ns is None else t0_ns
+    frame_s = samples_per_frame / fs_hz
+    phase = rng.uniform(0, 2 * np.pi, n_devices)
+    subjects = [f"S{i:04d}" for i in range(n_devices)]
+    ped_seq = [0] * n_devices
+    next_ped_s = [1.0] * n_devices
+    for r in range(n_frames):
+        i0 = r * samples_per_frame
+        t_s = (i0 + np.arange(samples_per_frame)) / fs_hz
+        start_ns = t0 + round(i0 * 1e9 / fs_hz)
+        for d in range(n_devices):
+            walk = 0.3 * np.sin(2 * np.pi * 1.8 * t_s + phase[d])
+            values = np.empty((samples_per_frame, 3))
+            values[:, 0] = 0.1 * walk
+            values[:, 1] = 0.05 * walk
+            values[:, 2] = 1.0 + walk
+            values += rng.normal(0, 0.01, values.shape)
+            topic = topic_for(prefix, site, subjects[d], f"{subjects[d]}-imu", "accel")
+            payload = encode_imu_frame("accel", r, start_ns, fs_hz, values, scale=ACCEL_SCALE_G)
+            yield Message(topic, payload, r * frame_s, d)
+            end_s = (r + 1) * frame_s
+            if end_s >= next_ped_s[d]:
+                t_ped = t0 + round(next_ped_s[d] * 1e9)
+                body = encode_json_samples(ped_seq[d], [(t_ped, float(int(1.8 * next_ped_s[d])))])
+                topic = topic_for(prefix, site, subjects[d], f"{subjects[d]}-ped", "step_total")
+                yield Message(topic, body, r * frame_s, d)
+                ped_seq[d] += 1
+                next_ped_s[d] += 1.0
+
+
+def recording_devices(directory: str | Path) -> list[tuple[str, str]]:
+    """The distinct (subject, device) pairs of the recordings in ``directory``, sorted."""
+    pairs = set()
+    for p in list_recordings(directory):
+        meta = read_meta(p)
+        pairs.add((str(meta["subject"]), str(meta["device"])))
+    return sorted(pairs)
+
+
+def recording_messages(
+    prefix: str, directory: str | Path, *, samples_per_frame: int = 50, site: str = "sample"
+) -> Iterator[Message]:
+    """Messages replaying every recording in ``directory``, one recording after another.
+
+    IMU streams go as float32 binary frames, which carry one start time and a rate: irregular
+    recordings (phones) are first put on their nominal-rate grid
+    (:meth:`~devices.recording.Recording.regularised`), as a device would sample them.
+    Pedometer totals go as JSON batches of ``samples_per_frame`` samples. ``at_s`` follows
+    the recording's clock with pauses longer than 1 s cut to 1 s. ``device_index`` is the
+    position of the recording's device in :func:`recording_devices`.
+    """
+    devices = recording_devices(directory)
+    offset_s = 0.0
+    for meta_path in list_recordings(directory):
+        rec = read_recording(meta_path).regularised()
+        index = devices.index((rec.subject, rec.device))
+        prev_ns: int | None = None
+        at_s = offset_s
+        for frame in rec.frames(samples_per_frame):
+            if prev_ns is not None:
+                at_s += min((frame.start_ns - prev_ns) / 1e9, 1.0)
+            prev_ns = frame.start_ns
+            topic = topic_for(prefix, site, rec.subject, rec.device, frame.stream.value)
+            if frame.stream in STREAM_CODES and frame.fs_hz is not None:
+                payload = encode_imu_frame(
+                    frame.stream, frame.seq, frame.start_ns, frame.fs_hz, frame.values
+                )
+            else:
+                samples = list(zip(frame.t_ns.tolist(), frame.values[:, 0].tolist(), strict=True))
+                payload = encode_json_samples(frame.seq, samples)
+            yield Message(topic, payload, at_s, index)
+        offset_s = at_s
+
+
+class _Connection:
+    """One publishing MQTT connection with a retained status and a last will."""
+
+    def __init__(
+        self, settings: MqttSettings, client_id: str, status_topic: str, max_inflight: int
+    ) -> None:
+        self.status_topic = status_topic
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+        user = settings.username or settings.url_username
+        password = settings.password()
+        if user is not None or password is not None:
+            self.client.username_pw_set(user or "", password)
+        if settings.tls:
+            self.client.tls_set(
+                ca_certs=settings.tls_ca, certfile=settings.tls_cert, keyfile=settings.tls_key
+            )
+        self.client.max_inflight_messages_set(max_inflight)
+        # The online status and the will carry the same time: the time of this connection.
+        self.t_connect_ns = time.time_ns()
+        self.client.will_set(
+            status_topic, encode_status("offline", self.t_connect_ns), qos=1, retain=True
+        )
+        self.connected = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.connect_async(settings.host, settings.port, keepalive=30)
+        self.client.loop_start()
+        self.last: mqtt.MQTTMessageInfo | None = None
+
+    def _on_connect(self, client: mqtt.Client, *args: object) -> None:
+        self.connected.set()
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self.last = self.client.publish(topic, payload, qos=1, retain=retain)
+
+    def close(self, timeout_s: float) -> None:
+        """Send the retained ``offline`` status, wait for everything to be acknowledged."""
+        self.publish(self.status_topic, encode_status("offline", time.time_ns()), retain=True)
+        if self.last is not None:
+            self.last.wait_for_publish(timeout_s)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@dataclass
+class SimResult:
+    """What a simulation published: messages, samples (rows) and seconds taken."""
+
+    messages: int
+    samples: int
+    elapsed_s: float
+
+
+def publish_messages(
+    settings: MqttSettings,
+    messages: Iterator[Message],
+    status_topics: Sequence[str],
+    *,
+    speed: float = 1.0,
+    connect_timeout_s: float = 30.0,
+    max_inflight: int = 1000,
+    stop: threading.Event | None = None,
+) -> SimResult:
+    """Publish ``messages`` with QoS 1 over ``len(status_topics)`` connections.
+
+    Device ``i`` publishes through connection ``i % len(status_topics)``. ``speed`` multiplies
+    real time (2.0 publishes twice as fast as the data was sampled); ``0`` publishes as fast
+    as the broker takes it. Returns after every message was acknowledged by the broker.
+    """
+    conns = [
+        _Connection(settings, f"{settings.client_id}-pub{k}", topic, max_inflight)
+        for k, topic in enumerate(status_topics)
+    ]
+    try:
+        for c in conns:
+            if not c.connected.wait(connect_timeout_s):
+                raise CollectorError("broker", settings.broker, "simulator could not connect")
+            c.publish(c.status_topic, encode_status("online", c.t_connect_ns), retain=True)
+        start = time.monotonic()
+        n = samples = 0
+        for m in messages:
+            if stop is not None and stop.is_set():
+                break
+            if speed > 0:
+                delay = start + m.at_s / speed - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            conns[m.device_index % len(conns)].publish(m.topic, m.payload)
+            n += 1
+            samples += _sample_count(m)
+    finally:
+        for c in conns:
+            c.close(connect_timeout_s)
+    return SimResult(n, samples, time.monotonic() - start)
+
+
+def _sample_count(m: Message) -> int:
+    if m.payload[:2] == b"AP" and len(m.payload) >= 8:
+        return int.from_bytes(m.payload[6:8], "little")
+    return 1
+
+
+def device_status_topics(prefix: str, n_devices: int, site: str = "sim") -> list[str]:
+    """Status topics of the synthetic devices (one connection per device)."""
+    return [
+        topic_for(prefix, site, f"S{i:04d}", f"S{i:04d}-imu", "status") for i in range(n_devices)
+    ]
+
+
+def gateway_status_topics(prefix: str, n_connections: int, site: str = "sim") -> list[str]:
+    """Status topics of ``n_connections`` gateways."""
+    return [topic_for(prefix, site, "gateway", f"gw-{k}", "status") for k in range(n_connections)]
+
+
+def recording_status_topics(prefix: str, directory: str | Path, site: str = "sample") -> list[str]:
+    """One status topic per recorded device, in the order of :func:`recording_devices`."""
+    return [
+        topic_for(prefix, site, subject, device, "status")
+        for subject, device in recording_devices(directory)
+    ]

@@ -1,0 +1,169 @@
+"""The MQTT simulator into the real collector through a real Mosquitto."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adherence.store import Store
+from devices.recording import read_recording
+from ingest.mqtt_cli import main as mqtt_main
+from ingest.mqtt_events import events
+from ingest.mqtt_settings import MqttSettings
+from ingest.mqtt_sim import (
+    device_status_topics,
+    publish_messages,
+    recording_messages,
+    recording_status_topics,
+    synthetic_messages,
+)
+from tests.mqtt_helpers import REPO, T0_NS, running_collector
+from tests.mqtt_helpers import broker as broker  # noqa: F401 - fixture
+from tests.services import Mosquitto, wait_until
+
+pytestmark = pytest.mark.services
+RECORDINGS = REPO / "sample_data" / "recordings"
+
+
+def test_synthetic_patients_arrive_complete_with_status(broker: Mosquitto, store: Store) -> None:
+    s = MqttSettings(broker=broker.url, client_id="sim-test")
+    n_dev, n_frames = 3, 8  # 8 frames of 25 samples at 50 Hz = 4 s per device
+    with running_collector(s, store) as c:
+        result = publish_messages(
+            MqttSettings(broker=broker.url, client_id="sim"),
+            synthetic_messages("adh", n_dev, 50.0, 25, n_frames, t0_ns=T0_NS),
+            device_status_topics("adh", n_dev),
+            speed=0,
+        )
+        # 24 accel frames + 4 step totals per device + online and offline status per device
+        assert result.messages == n_dev * (n_frames + 4)
+        assert result.samples == n_dev * (n_frames * 25 + 4)
+        assert wait_until(lambda: c.stats.messages == result.messages + 2 * n_dev, 30), c.stats
+    for d in range(n_dev):
+        subject = f"S{d:04d}"
+        frames = list(store.frames(subject=subject, stream="accel"))
+        assert [f.seq for f in frames] == list(range(n_frames))
+        assert [f.start_ns for f in frames] == [T0_NS + r * 500_000_000 for r in range(n_frames)]
+        t, v = store.read_stream(subject, "accel")
+        assert t.tolist() == [T0_NS + i * 20_000_000 for i in range(n_frames * 25)]
+        assert abs(float(v[:, 2].mean()) - 1.0) < 0.1  # gravity on z
+        t, steps = store.read_stream(subject, "step_total")
+        assert t.tolist() == [T0_NS + k * 1_000_000_000 for k in (1, 2, 3, 4)]
+        assert steps[:, 0].tolist() == [1.0, 3.0, 5.0, 7.0]  # int(1.8 * k)
+        states = [e.detail["state"] for e in events(store, subject=subject, kind="status")]
+        assert states == ["online", "offline"]
+
+
+def test_replayed_recordings_match_the_files(
+    broker: Mosquitto, store: Store, tmp_path: Path
+) -> None:
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    for name in ("ex-P002-2026-11-12-sit_to_stand", "ped-P001"):
+        for suffix in (".csv.gz", ".meta.json"):
+            shutil.copy(RECORDINGS / f"{name}{suffix}", folder)
+    ex = read_recording(folder / "ex-P002-2026-11-12-sit_to_stand.meta.json")
+    ped = read_recording(folder / "ped-P001.meta.json")
+    s = MqttSettings(broker=broker.url, client_id="replay-test")
+    with running_collector(s, store) as c:
+        result = publish_messages(
+            MqttSettings(broker=broker.url, client_id="replay"),
+            recording_messages("adh", folder),
+            recording_status_topics("adh", folder),
+            speed=0,
+        )
+        assert result.messages == 2 * 33 + 18  # ceil(1619/50) x (accel, gyro) + ceil(854/50)
+        assert wait_until(lambda: c.stats.frames == result.messages, 30), c.stats
+    t, acc = store.read_stream("P002", "accel", device="P002-imu")
+    assert t.tolist() == ex.t_ns.tolist()
+    np.testing.assert_array_equal(acc, ex.accel_g.astype(np.float32).astype(np.float64))
+    _, gyr = store.read_stream("P002", "gyro")
+    assert ex.gyro_dps is not None
+    np.testing.assert_array_equal(gyr, ex.gyro_dps.astype(np.float32).astype(np.float64))
+    t, steps = store.read_stream("P001", "step_total")
+    assert t.tolist() == ped.t_ns.tolist()
+    assert steps.tolist() == ped.data.tolist()
+
+
+def test_last_will_reports_a_killed_device_offline(broker: Mosquitto, store: Store) -> None:
+    s = MqttSettings(broker=broker.url, client_id="will-test")
+    with running_collector(s, store):
+        sim = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ingest.mqtt_cli",
+                "simulate",
+                "mqtt",
+                "--broker",
+                broker.url,
+                "--devices",
+                "1",
+                "--duration",
+                "600",
+                "--client-id",
+                "dying",
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert wait_until(lambda: len(events(store, kind="status")) == 1, 30)
+            assert wait_until(lambda: store.count("frames") >= 1, 30)
+            sim.send_signal(signal.SIGKILL)
+            sim.wait(20)
+            assert wait_until(lambda: len(events(store, kind="status")) == 2, 30)
+        finally:
+            if sim.poll() is None:
+                sim.kill()
+                sim.wait(20)
+    online, offline = events(store, kind="status")
+    assert online.device == offline.device == "S0000-imu"
+    assert (online.detail, offline.detail) == ({"state": "online"}, {"state": "offline"})
+
+
+def test_simulate_command(
+    broker: Mosquitto, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with running_collector(MqttSettings(broker=broker.url, client_id="cli-test"), store) as c:
+        code = mqtt_main(
+            [
+                "simulate",
+                "mqtt",
+                "--broker",
+                broker.url,
+                "--devices",
+                "2",
+                "--duration",
+                "1",
+                "--speed",
+                "0",
+                "--connections",
+                "1",
+            ]
+        )
+        assert code == 0
+        assert wait_until(lambda: c.stats.frames == 4, 30), c.stats
+    assert "published 4 messages, 102 samples" in capsys.readouterr().out
+    gw = list(events(store, kind="status"))
+    assert [(e.subject, e.device) for e in gw] == [("gateway", "gw-0")] * 2
+
+
+def test_commands_report_bad_options_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert mqtt_main(["collect", "mqtt", "--broker", "http://x", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("adherence: error: setting at broker: must be mqtt://")
+        and err.count("\n") == 1
+    )
+    assert mqtt_main(["simulate", "mqtt", "--broker", "mqtt://127.0.0.1:1", "--devices", "0"]) == 2
+    assert "devices, rate" in capsys.readouterr().err
