@@ -1,0 +1,258 @@
+"""``adherence serve``: collectors, scoring and InfluxDB delivery from one configuration file.
+
+One process, several threads around one :class:`adherence.store.Store`:
+
+* a collector thread per configured collector (``[mqtt]``, ``[ble]``), imported lazily from
+  ``ingest`` so that the command works without them when they are not configured;
+* one :class:`adherence.outbox.OutboxSender` thread per ``[[sink]]``;
+* the main thread: rescoring every ``scoring.interval_s`` (the last ``lookback_days`` local days
+  of each plan, queued to every sink) and one status line on stderr every ``status.interval_s``
+  (backlog per sink, last error, frames stored).
+
+SIGTERM or SIGINT sets a stop event; every thread finishes its current step and the store is
+closed. Undelivered points stay in the outbox (it is a table of the store) and are sent by the
+next run. A collector that dies makes ``serve`` stop with exit code 1, so a supervisor restarts it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from adherence.config import ServeConfig, build_sink, load_config
+from adherence.influx_sink import Sink
+from adherence.outbox import OutboxSender
+from adherence.plan import CarePlan, load_plans
+from adherence.scoring import rescore
+from adherence.store import Store
+from devices.errors import AdherenceError, ConfigError
+
+__all__ = ["serve", "register"]
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[threading.Event], Any]
+
+
+def _collectors(cfg: ServeConfig, store: Store) -> list[tuple[str, Runner]]:
+    """Build the configured collectors; a missing or misconfigured one is a ConfigError."""
+    out: list[tuple[str, Runner]] = []
+    if cfg.mqtt is not None:
+        try:
+            from ingest.mqtt import MqttCollector, MqttSettings
+        except ImportError as exc:
+            raise ConfigError(
+                "config",
+                f"{cfg.path}: [mqtt]",
+                f"the MQTT collector is not available in this installation ({exc}); "
+                "remove the [mqtt] section or install it",
+            ) from exc
+        try:
+            mqtt = MqttCollector(MqttSettings(**cfg.mqtt), store)
+        except TypeError as exc:
+            raise ConfigError("config", f"{cfg.path}: [mqtt]", f"invalid settings: {exc}") from exc
+        out.append(("mqtt", mqtt.run))
+
+    if cfg.ble is not None:
+        try:
+            from ingest.ble import BleCollector, BleSettings
+        except ImportError as exc:
+            raise ConfigError(
+                "config",
+                f"{cfg.path}: [ble]",
+                f"the BLE collector is not available in this installation ({exc}); "
+                "remove the [ble] section or install it",
+            ) from exc
+        try:
+            ble = BleCollector(BleSettings(**cfg.ble), store)
+        except TypeError as exc:
+            raise ConfigError("config", f"{cfg.path}: [ble]", f"invalid settings: {exc}") from exc
+        out.append(("ble", ble.run_blocking))
+    return out
+
+
+class _Service:
+    """State of one ``serve`` run (threads, senders, plans)."""
+
+    def __init__(self, cfg: ServeConfig, store: Store, stop: threading.Event, out: TextIO) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.stop = stop
+        self.out = out
+        self.plans: list[CarePlan] = load_plans(cfg.care_plans)
+        self.plans_mtime = cfg.care_plans.stat().st_mtime
+        self.sinks: list[Sink] = []
+        self.senders: list[OutboxSender] = []
+        self.threads: list[threading.Thread] = []
+        self.failed: list[str] = []
+        self.collectors: list[tuple[str, Runner]] = []
+        self.last_scored: str = "never"
+        self.score_error: str | None = None
+
+    def prepare(self) -> None:
+        """Build collectors and sinks; raises ConfigError before any thread starts."""
+        self.collectors = _collectors(self.cfg, self.store)
+        try:
+            for sc in self.cfg.sinks:
+                sink = build_sink(sc)
+                self.sinks.append(sink)
+                self.senders.append(
+                    OutboxSender(
+                        self.store,
+                        sc.name,
+                        sink,
+                        batch_size=sc.batch_size,
+                        backoff_max_s=sc.backoff_max_s,
+                    )
+                )
+        except BaseException:
+            for sink in self.sinks:
+                sink.close()
+            raise
+
+    def start(self) -> None:
+        """Start one thread per collector and per sender."""
+        runners: list[tuple[str, Runner]] = [
+            *self.collectors,
+            *((f"sender:{s.sink_name}", s.run) for s in self.senders),
+        ]
+        for name, fn in runners:
+            t = threading.Thread(target=self._guard, args=(name, fn), name=name, daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _guard(self, name: str, fn: Runner) -> None:
+        try:
+            fn(self.stop)
+        except Exception as exc:  # a dead thread must stop the service, loudly
+            log.exception("%s stopped", name)
+            self.failed.append(f"{name}: {exc}")
+            self.stop.set()
+
+    def reload_plans(self) -> None:
+        """Re-read the care plans if the file changed; keep the old ones if the new are wrong."""
+        try:
+            mtime = self.cfg.care_plans.stat().st_mtime
+            if mtime != self.plans_mtime:
+                self.plans = load_plans(self.cfg.care_plans)
+                self.plans_mtime = mtime
+                log.warning("care plans reloaded: %d plan(s)", len(self.plans))
+        except (AdherenceError, OSError) as exc:
+            log.error("care plans not reloaded, keeping the previous ones: %s", exc)
+
+    def score(self) -> None:
+        """Rescore the last ``lookback_days`` local days of each plan and queue the points."""
+        names = [s.name for s in self.cfg.sinks]
+        try:
+            for plan in self.plans:
+                today = dt.datetime.now(tz=plan.tz).date()
+                start = today - dt.timedelta(days=self.cfg.lookback_days - 1)
+                rescore(self.store, [plan], start=start, today=today, sinks=names)
+            self.last_scored = time.strftime("%H:%M:%S")
+            self.score_error = None
+        except AdherenceError as exc:
+            self.score_error = str(exc)
+            log.error("scoring failed: %s", exc)
+
+    def status_line(self) -> str:
+        frames = self.store.execute("SELECT COUNT(*) FROM frames")[0][0]
+        parts = [s.status().line() for s in self.senders] or ["no sinks"]
+        for name, fn in self.collectors:
+            obj = getattr(fn, "__self__", None)
+            stats = getattr(obj, "stats", None)  # MqttCollector.stats
+            state = getattr(getattr(obj, "status", None), "state", None)  # BleCollector.status
+            if stats is not None and hasattr(stats, "connected"):
+                parts.append(f"{name}: connected={stats.connected} frames={stats.frames}")
+            elif isinstance(state, str):
+                parts.append(f"{name}: {state}")
+        line = f"adherence serve: {' | '.join(parts)} | frames={frames} | scored {self.last_scored}"
+        if self.score_error:
+            line += f" (scoring error: {self.score_error})"
+        return line
+
+    def loop(self) -> None:
+        next_score = next_status = time.monotonic()
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now >= next_score:
+                self.reload_plans()
+                self.score()
+                next_score = now + self.cfg.scoring_interval_s
+            if now >= next_status:
+                print(self.status_line(), file=self.out, flush=True)
+                next_status = now + self.cfg.status_interval_s
+            self.stop.wait(max(0.0, min(next_score, next_status) - time.monotonic()))
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
+            if t.is_alive():
+                log.error("%s did not stop within 60 s", t.name)
+        for sink in self.sinks:
+            sink.close()
+        kept = self.store.outbox_size()
+        print(
+            f"adherence serve: stopped; outbox kept {kept} point(s) for the next run",
+            file=self.out,
+            flush=True,
+        )
+
+
+def serve(
+    cfg: ServeConfig, *, stop: threading.Event | None = None, out: TextIO | None = None
+) -> int:
+    """Run until ``stop`` is set; return 0 after a clean stop, 1 if a thread died.
+
+    Raises
+    ------
+    ConfigError, PlanError
+        Before anything starts, if the configuration, a collector or the care plans are wrong.
+    """
+    stop = stop if stop is not None else threading.Event()
+    store = Store(cfg.store)
+    try:
+        svc = _Service(cfg, store, stop, out if out is not None else sys.stderr)
+        svc.prepare()
+        try:
+            svc.start()
+            svc.loop()
+        finally:
+            svc.shutdown()
+        for failure in svc.failed:
+            print(f"adherence serve: {failure}", file=svc.out, flush=True)
+        return 1 if svc.failed else 0
+    finally:
+        store.close()
+
+
+def _run(args: argparse.Namespace) -> int:
+    cfg = load_config(Path(args.config))
+    stop = threading.Event()
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        return serve(cfg, stop=stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def register(sub: Any, groups: Any) -> None:
+    """Add ``adherence serve`` to the command line."""
+    p = sub.add_parser(
+        "serve",
+        help="run collectors, scoring and InfluxDB delivery from a configuration file",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    p.add_argument("--config", required=True, metavar="FILE", help="TOML configuration file")
+    p.set_defaults(func=_run)
