@@ -1,0 +1,666 @@
+"""Researcher exports: pseudonymised tables, an info record and Open mHealth step counts.
+
+:func:`export` writes, into one folder, for the selected subjects and local days:
+
+==================  =====================================================================
+``minute``          steps, cadence (steps/min) and wear per UTC minute (``steps_minute``)
+``daily``           steps, wear and active minutes, judgeable, step goal, adherence score
+``sessions``        one row per exercise session (one exercise bout)
+``sets``            one row per set of a session
+``repetitions``     one row per repetition: duration (s), range of motion (deg)
+``bouts``           walking bouts: steps, cadence (steps/min)
+``info.json``       devices (pseudonymised) with streams and nominal sample rates, wear
+                    minutes per day, algorithm names and versions, export parameters, row counts
+``step-count.omh.json``  Open mHealth ``step-count`` 3.0 data points, one per subject and day
+==================  =====================================================================
+
+Tables are CSV, gzip-compressed CSV or Parquet. Every subject, session and device id is replaced
+by a keyed pseudonym (:mod:`adherence.pseudonym`); device ids, session sources, session
+metadata and file names are never written. Times are UTC ISO 8601 (``..Z``, in Parquet a
+``timestamp[ns, UTC]``) with ``date_local`` (and ``time_local`` for minutes) in the subject's
+time zone from the care plan (UTC without a plan) wherever a day is meant. The layout follows
+what researchers expect from stepcount (Minutely, Daily, Bouts, Info.json); see
+``docs/exports.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import importlib
+import importlib.metadata
+import io
+import json
+import re
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from adherence.plan import CarePlan, exercise_ids, local_midnight_ns
+from adherence.progress import Progress
+from adherence.pseudonym import (
+    device_pseudonym,
+    key_id,
+    session_pseudonym,
+    subject_pseudonym,
+)
+from adherence.store import Store
+from devices.errors import ConfigError, DataFileError
+
+__all__ = ["FORMATS", "TABLES", "EXPORT_FORMAT", "ExportResult", "export", "package_version"]
+
+#: Table file formats: plain CSV, gzip-compressed CSV, Parquet.
+FORMATS = ("csv", "csv.gz", "parquet")
+#: Exported tables, in writing order.
+TABLES = ("minute", "daily", "sessions", "sets", "repetitions", "bouts")
+#: Version tag of this export layout (in ``info.json``).
+EXPORT_FORMAT = "adherence-export/1"
+INFO_FILE = "info.json"
+OMH_FILE = "step-count.omh.json"
+
+_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_LABEL = re.compile(r"^[a-z0-9_]{1,32}$")
+_UTC = ZoneInfo("UTC")
+_NS_PER_S = 1_000_000_000
+
+#: Algorithms whose names and versions go into ``info.json``: (module, what it does).
+_ALGORITHMS: tuple[tuple[str, str], ...] = (
+    ("features.steps", "step counting from raw acceleration"),
+    ("features.activity", "steps per minute, walking bouts, wear detection (van Hees 2013)"),
+    ("features.reps", "repetition counting"),
+    ("features.sessions", "segmentation of an exercise session into sets"),
+    ("adherence.pipeline", "daily steps rule, pedometer wear, active minutes"),
+    ("adherence.scoring", "adherence scoring and coach flags"),
+)
+#: Parameters of the derivation copied into ``info.json`` when the module defines them.
+_PIPELINE_PARAMS = ("STEP_FS_HZ", "PEDOMETER_MAX_INTERVAL_MIN", "MIN_WEAR_H", "WALKING_MIN_STEPS")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export` wrote: the folder, every file, and row counts per table."""
+
+    out_dir: Path
+    files: list[Path]
+    rows: dict[str, int]
+    subjects: list[str] = field(default_factory=list)
+    """Pseudonyms of the exported subjects."""
+
+
+def package_version() -> str:
+    """Installed version of ``adherence-pipeline`` (``"unknown"`` when not installed)."""
+    try:
+        return importlib.metadata.version("adherence-pipeline")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - installed in dev too
+        return "unknown"
+
+
+# -- small converters ---------------------------------------------------------------------------
+
+
+def _iso_utc(ns: Sequence[int] | np.ndarray) -> list[str]:
+    """UTC ISO 8601 strings (``Z``) of integer ns, at the coarsest unit that keeps every value."""
+    a = np.asarray(ns, dtype=np.int64)
+    if a.size == 0:
+        return []
+    unit: Literal["s", "ms", "ns"] = "s"
+    if np.any(a % _NS_PER_S):
+        unit = "ms" if not np.any(a % 1_000_000) else "ns"
+    stamps = cast("npt.NDArray[np.datetime64]", a.astype("datetime64[ns]"))
+    return [str(s) + "Z" for s in np.datetime_as_string(stamps, unit=unit)]
+
+
+def _local(ns: np.ndarray, tz: ZoneInfo) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(
+        pd.to_datetime(np.asarray(ns, np.int64), unit="ns", utc=True)
+    ).tz_convert(tz)
+
+
+def _local_dates(ns: np.ndarray, tz: ZoneInfo) -> list[str]:
+    return list(_local(ns, tz).strftime("%Y-%m-%d"))
+
+
+def _local_times(ns: np.ndarray, tz: ZoneInfo) -> list[str]:
+    s = list(_local(ns, tz).strftime("%Y-%m-%dT%H:%M:%S%z"))
+    return [v[:-2] + ":" + v[-2:] for v in s]
+
+
+def _day_bounds(tz: ZoneInfo, start: dt.date | None, end: dt.date | None) -> tuple[int, int]:
+    """UTC ns range [lo, hi) of local days start..end (inclusive) in ``tz``."""
+    lo = local_midnight_ns(start, tz) if start is not None else -(2**62)
+    hi = local_midnight_ns(end + dt.timedelta(days=1), tz) if end is not None else 2**62
+    return lo, hi
+
+
+# -- per-subject context ------------------------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    key: bytes
+    start: dt.date | None
+    end: dt.date | None
+    plans: dict[str, CarePlan]
+    sensitive: set[str]
+    exercises: frozenset[str]
+
+    def tz(self, subject: str) -> ZoneInfo:
+        plan = self.plans.get(subject)
+        return plan.tz if plan is not None else _UTC
+
+    def bounds(self, subject: str) -> tuple[int, int]:
+        return _day_bounds(self.tz(subject), self.start, self.end)
+
+    def safe_label(self, value: str | None) -> str | None:
+        """``value`` if it is a short plain label that contains no id we must not export."""
+        if value is None:
+            return None
+        if not _IDENT.match(value) or any(s and s in value for s in self.sensitive):
+            return "other"
+        return value
+
+
+def _all_subjects(store: Store) -> list[str]:
+    rows = store.execute(
+        "SELECT subject FROM frames UNION SELECT subject FROM sessions"
+        " UNION SELECT subject FROM daily_summary UNION SELECT subject FROM steps_minute"
+        " UNION SELECT subject FROM walking_bouts UNION SELECT subject FROM scores ORDER BY 1"
+    )
+    return [r[0] for r in rows]
+
+
+def _sensitive_strings(store: Store) -> set[str]:
+    """Every raw id in the store that must never appear in an export."""
+    out: set[str] = set()
+    for sql in (
+        "SELECT DISTINCT device FROM frames",
+        "SELECT DISTINCT device FROM gaps",
+        "SELECT DISTINCT subject FROM frames",
+        "SELECT DISTINCT subject FROM sessions",
+        "SELECT DISTINCT session_id FROM sessions",
+        "SELECT DISTINCT subject FROM daily_summary",
+    ):
+        out.update(str(r[0]) for r in store.execute(sql) if r[0])
+    for (meta,) in store.execute("SELECT DISTINCT meta FROM sessions"):
+        try:
+            dev = json.loads(meta).get("device")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(dev, str) and dev:
+            out.add(dev)
+    return out
+
+
+# -- tables -------------------------------------------------------------------------------------
+
+
+def _minute(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
+    lo, hi = ctx.bounds(subject)
+    rows = store.execute(
+        "SELECT minute_ns, steps, cadence_spm, wear FROM steps_minute"
+        " WHERE subject=? AND minute_ns>=? AND minute_ns<? ORDER BY minute_ns",
+        (subject, lo, hi),
+    )
+    ns = np.array([r[0] for r in rows], np.int64)
+    tz = ctx.tz(subject)
+    return pd.DataFrame(
+        {
+            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
+            "time_utc": ns,
+            "time_local": _local_times(ns, tz),
+            "date_local": _local_dates(ns, tz),
+            "steps": np.array([r[1] for r in rows], np.int64),
+            "cadence_spm": np.array([np.nan if r[2] is None else r[2] for r in rows], np.float64),
+            "wear": np.array([bool(r[3]) for r in rows], bool),
+        }
+    )
+
+
+def _daily(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
+    lo = ctx.start.isoformat() if ctx.start else "0000-00-00"
+    hi = ctx.end.isoformat() if ctx.end else "9999-99-99"
+    rows = store.execute(
+        "SELECT d.day, d.steps, d.wear_min, d.active_min, d.judgeable, s.composite, s.detail"
+        " FROM daily_summary d LEFT JOIN scores s ON s.subject=d.subject AND s.day=d.day"
+        " WHERE d.subject=? AND d.day>=? AND d.day<=? ORDER BY d.day",
+        (subject, lo, hi),
+    )
+    plan = ctx.plans.get(subject)
+    details: list[dict[str, Any]] = []
+    for r in rows:
+        try:
+            details.append(json.loads(r[6]) if r[6] else {})
+        except ValueError:
+            details.append({})
+
+    def num(name: str) -> list[float]:
+        return [float(d[name]) if d.get(name) is not None else np.nan for d in details]
+
+    def count(name: str) -> Any:
+        return pd.array([d.get(name) for d in details], dtype="Int64")
+
+    return pd.DataFrame(
+        {
+            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
+            "date_local": [r[0] for r in rows],
+            "steps": np.array([r[1] for r in rows], np.int64),
+            "wear_min": np.array([r[2] for r in rows], np.int64),
+            "active_min": np.array([r[3] for r in rows], np.int64),
+            "judgeable": np.array([bool(r[4]) for r in rows], bool),
+            "step_goal": pd.array(
+                [plan.step_goal(dt.date.fromisoformat(r[0])) if plan else None for r in rows],
+                dtype="Int64",
+            ),
+            "composite": np.array([np.nan if r[5] is None else r[5] for r in rows], np.float64),
+            "exercise_adherence_7d": num("exercise_adherence_7d"),
+            "step_attainment_7d": num("step_attainment_7d"),
+            "sessions_done": count("sessions_done"),
+            "sessions_planned": count("sessions_planned"),
+            "flags": [
+                ";".join(str(f.get("code", "")) for f in d.get("flags", []) if isinstance(f, dict))
+                for d in details
+            ],
+        }
+    )
+
+
+def _sessions(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
+    lo, hi = ctx.bounds(subject)
+    rows = store.execute(
+        "SELECT s.session_id, s.exercise, s.plan_entry, s.start_ns, s.end_ns, s.status, s.source,"
+        " s.meta, (SELECT COUNT(*) FROM exercise_sets e WHERE e.session_id=s.session_id),"
+        " (SELECT COUNT(*) FROM repetitions p WHERE p.session_id=s.session_id)"
+        " FROM sessions s WHERE s.subject=? AND s.start_ns>=? AND s.start_ns<?"
+        " ORDER BY s.start_ns, s.session_id",
+        (subject, lo, hi),
+    )
+    start = np.array([r[3] for r in rows], np.int64)
+    end = np.array([r[4] for r in rows], np.int64)
+    synthetic: list[bool | None] = []
+    for r in rows:
+        try:
+            v = json.loads(r[7]).get("synthetic")
+        except (ValueError, AttributeError):
+            v = None
+        synthetic.append(bool(v) if isinstance(v, bool) else None)
+    return pd.DataFrame(
+        {
+            "session": [session_pseudonym(ctx.key, r[0]) for r in rows],
+            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
+            "exercise": [r[1] if r[1] in ctx.exercises else "other" for r in rows],
+            "plan_entry": [ctx.safe_label(r[2]) for r in rows],
+            "start_utc": start,
+            "end_utc": end,
+            "date_local": _local_dates(start, ctx.tz(subject)),
+            "duration_s": (end - start) / _NS_PER_S,
+            "sets": np.array([r[8] for r in rows], np.int64),
+            "reps": np.array([r[9] for r in rows], np.int64),
+            "status": [ctx.safe_label(r[5]) for r in rows],
+            "source_kind": [_source_kind(r[6]) for r in rows],
+            "synthetic": pd.array(synthetic, dtype="boolean"),
+        }
+    )
+
+
+def _source_kind(source: str) -> str:
+    """The kind part of a session source (``recording:SN-1`` → ``recording``), never the id."""
+    kind = source.split(":", 1)[0]
+    return kind if _LABEL.match(kind) else "other"
+
+
+def _sets(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
+    lo, hi = ctx.bounds(subject)
+    rows = store.execute(
+        "SELECT e.session_id, e.set_index, e.start_ns, e.end_ns, e.reps FROM exercise_sets e"
+        " JOIN sessions s ON s.session_id=e.session_id"
+        " WHERE s.subject=? AND s.start_ns>=? AND s.start_ns<?"
+        " ORDER BY s.start_ns, s.session_id, e.set_index",
+        (subject, lo, hi),
+    )
+    start = np.array([r[2] for r in rows], np.int64)
+    end = np.array([r[3] for r in rows], np.int64)
+    return pd.DataFrame(
+        {
+            "session": [session_pseudonym(ctx.key, r[0]) for r in rows],
+            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
+            "set_index": np.array([r[1] for r in rows], np.int64),
+            "start_utc": start,
+            "end_utc": end,
+            "duration_s": (end - start) / _NS_PER_S,
+            "reps": np.array([r[4] for r in rows], np.int64),
+        }
+    )
+
+
+def _repetitions(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
+    lo, hi = ctx.bounds(subject)
+    rows = store.execute(
+        "SELECT p.session_id, p.set_index, p.rep_index, p.start_ns, p.end_ns, p.duration_s,"
+        " p.rom_deg FROM repetitions p JOIN sessions s ON s.session_id=p.session_id"
+        " WHERE s.subject=? AND s.start_ns>=? AND s.start_ns<?"
+        " ORDER BY s.start_ns, s.session_id, p.set_index, p.rep_index",
+        (subject, lo, hi),
+    )
+    return pd.DataFrame(
+        {
+            "session": [session_pseudonym(ctx.key, r[0]) for r in rows],
+            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
+            "set_index": np.array([r[1] for r in rows], np.int64),
+            "rep_index": np.array([r[2] for r in rows], np.int64),
+            "start_utc": np.array([r[3] for r in rows], np.int64),
+            "end_utc": np.array([r[4] for r in rows], np.int64),
+            "duration_s": np.array([r[5] for r in rows], np.float64),
+            "rom_deg": np.array([np.nan if r[6] is None else r[6] for r in rows], np.float64),
+        }
+    )
+
+
+def _bouts(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
+    lo, hi = ctx.bounds(subject)
+    rows = store.execute(
+        "SELECT start_ns, end_ns, steps, cadence_spm FROM walking_bouts"
+        " WHERE subject=? AND start_ns>=? AND start_ns<? ORDER BY start_ns",
+        (subject, lo, hi),
+    )
+    start = np.array([r[0] for r in rows], np.int64)
+    end = np.array([r[1] for r in rows], np.int64)
+    return pd.DataFrame(
+        {
+            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
+            "start_utc": start,
+            "end_utc": end,
+            "date_local": _local_dates(start, ctx.tz(subject)),
+            "duration_s": (end - start) / _NS_PER_S,
+            "steps": np.array([r[2] for r in rows], np.int64),
+            "cadence_spm": np.array([np.nan if r[3] is None else r[3] for r in rows], np.float64),
+        }
+    )
+
+
+_BUILDERS: dict[str, Callable[[Store, _Ctx, str], pd.DataFrame]] = {
+    "minute": _minute,
+    "daily": _daily,
+    "sessions": _sessions,
+    "sets": _sets,
+    "repetitions": _repetitions,
+    "bouts": _bouts,
+}
+#: Columns holding UTC ns while building; written as ISO text (CSV) or timestamps (Parquet).
+_TIME_COLUMNS = ("time_utc", "start_utc", "end_utc")
+
+
+# -- writers ------------------------------------------------------------------------------------
+
+
+def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
+    out = df.copy()
+    for col in _TIME_COLUMNS:
+        if col in out.columns:
+            ns = out[col].to_numpy(np.int64)
+            if fmt == "parquet":
+                out[col] = pd.to_datetime(ns, unit="ns", utc=True).as_unit("ns")
+            else:
+                out[col] = _iso_utc(ns)
+    if fmt == "parquet":
+        out.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+        return
+    text = out.to_csv(index=False, lineterminator="\n", float_format="%.10g")
+    data = text.encode("utf-8")
+    if fmt == "csv.gz":
+        buf = io.BytesIO()
+        # No file name and no time in the gzip header: only the data is exported.
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
+            gz.write(data)
+        data = buf.getvalue()
+    path.write_bytes(data)
+
+
+def _omh_records(
+    daily: pd.DataFrame, ctx: _Ctx, subject: str, created: str, source: str
+) -> list[dict[str, Any]]:
+    """Open mHealth ``step-count`` 3.0 data points, one per local day (local midnight bounds)."""
+    tz = ctx.tz(subject)
+    pseudo = subject_pseudonym(ctx.key, subject)
+    out = []
+    for day_s, steps in zip(daily["date_local"], daily["steps"], strict=True):
+        day = dt.date.fromisoformat(day_s)
+        t0 = dt.datetime(day.year, day.month, day.day, tzinfo=tz)
+        nxt = day + dt.timedelta(days=1)
+        t1 = dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
+        out.append(
+            {
+                "header": {
+                    "id": str(
+                        uuid.uuid5(uuid.NAMESPACE_URL, f"adherence:step-count:{pseudo}:{day_s}")
+                    ),
+                    "creation_date_time": created,
+                    "schema_id": {"namespace": "omh", "name": "step-count", "version": "3.0"},
+                    "acquisition_provenance": {"source_name": source, "modality": "sensed"},
+                    "user_id": pseudo,
+                },
+                "body": {
+                    "step_count": {"value": int(steps), "unit": "steps"},
+                    "effective_time_frame": {
+                        "time_interval": {
+                            "start_date_time": t0.isoformat(),
+                            "end_date_time": t1.isoformat(),
+                        }
+                    },
+                },
+            }
+        )
+    return out
+
+
+def _algorithms() -> list[dict[str, Any]]:
+    pkg = package_version()
+    out: list[dict[str, Any]] = []
+    for module, what in _ALGORITHMS:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        version = getattr(mod, "__version__", None) or getattr(mod, "ALGORITHM_VERSION", None)
+        entry: dict[str, Any] = {
+            "name": what,
+            "module": module,
+            "version": str(version) if version else pkg,
+        }
+        if module == "adherence.pipeline":
+            entry["parameters"] = {p: getattr(mod, p) for p in _PIPELINE_PARAMS if hasattr(mod, p)}
+        out.append(entry)
+    return out
+
+
+def _devices(store: Store, ctx: _Ctx, subject: str) -> list[dict[str, Any]]:
+    """Devices of a subject in the range: pseudonym, model label, streams with nominal rates."""
+    lo, hi = ctx.bounds(subject)
+    rows = store.execute(
+        "SELECT device, stream, fs_hz, COUNT(*), SUM(n), MIN(start_ns), MAX(end_ns) FROM frames"
+        " WHERE subject=? AND end_ns>=? AND start_ns<? GROUP BY device, stream, fs_hz"
+        " ORDER BY device, stream, fs_hz",
+        (subject, lo, hi),
+    )
+    devices: dict[str, dict[str, Any]] = {}
+    for dev, stream, fs, n_frames, n_samples, t0, t1 in rows:
+        d = devices.setdefault(
+            dev,
+            {"device": device_pseudonym(ctx.key, dev), "models": [], "streams": []},
+        )
+        d["streams"].append(
+            {
+                "stream": stream,
+                "fs_hz": fs,
+                "frames": int(n_frames),
+                "samples": int(n_samples),
+                "first_utc": _iso_utc([t0])[0],
+                "last_utc": _iso_utc([t1])[0],
+            }
+        )
+    for dev, d in devices.items():
+        try:
+            labels = store.execute(
+                "SELECT DISTINCT json_extract(meta, '$.decoder') FROM frames WHERE device=?",
+                (dev,),
+            )
+        except sqlite3.OperationalError:  # SQLite without JSON1: no model labels
+            labels = []
+        d["models"] = sorted(str(v) for (v,) in labels if isinstance(v, str) and _LABEL.match(v))
+    return sorted(devices.values(), key=lambda d: str(d["device"]))
+
+
+# -- the export ---------------------------------------------------------------------------------
+
+
+def export(
+    store: Store,
+    out_dir: str | Path,
+    *,
+    key: bytes,
+    fmt: str = "csv",
+    subjects: Iterable[str] | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    plans: Sequence[CarePlan] | None = None,
+    progress: bool = True,
+) -> ExportResult:
+    """Export pseudonymised tables, ``info.json`` and Open mHealth step counts into ``out_dir``.
+
+    Parameters
+    ----------
+    store:
+        The local store (read only).
+    out_dir:
+        Folder to write into (created; files of an earlier export there are overwritten).
+    key:
+        Pseudonymisation key (at least 16 bytes, see :func:`adherence.pseudonym.load_key`).
+    fmt:
+        ``"csv"``, ``"csv.gz"`` or ``"parquet"``.
+    subjects:
+        Raw subject ids to export (default: every subject in the store).
+    start, end:
+        First and last local day (inclusive) to export; default unbounded. A day is local to the
+        subject's care-plan time zone (UTC without a plan); sessions, bouts and minutes belong
+        to the day their start falls on.
+    plans:
+        Care plans: time zones and daily step goals (optional).
+    progress:
+        Show progress on stderr.
+
+    Returns
+    -------
+    ExportResult
+        Folder, files written and row counts per table.
+
+    Raises
+    ------
+    ConfigError
+        Unknown format or subject, ``start`` after ``end``, or a bad key.
+    DataFileError
+        The folder cannot be written.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError("export format", fmt, f"must be one of {', '.join(FORMATS)}")
+    if start is not None and end is not None and start > end:
+        raise ConfigError("date range", f"{start}..{end}", "the first day is after the last")
+    kid = key_id(key)  # validates the key before anything is written
+    known = _all_subjects(store)
+    if subjects is None:
+        chosen = known
+    else:
+        chosen = sorted(set(subjects))
+        missing = [s for s in chosen if s not in known]
+        if missing:
+            # Name the number, not the ids: error messages end up in logs.
+            raise ConfigError("subject", "--subject", f"{len(missing)} subject(s) not in the store")
+    ctx = _Ctx(
+        key=key,
+        start=start,
+        end=end,
+        plans={p.subject: p for p in plans or ()},
+        sensitive=_sensitive_strings(store),
+        exercises=exercise_ids(),
+    )
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataFileError(str(out), f"cannot create folder: {exc.strerror or exc}") from exc
+
+    bar = Progress(len(chosen) * len(TABLES) + 1, "exporting", enabled=progress)
+    frames: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+    for subject in chosen:
+        for table in TABLES:
+            frames[table].append(_BUILDERS[table](store, ctx, subject))
+            bar.advance(note=f"{table}")
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    ext = {"csv": "csv", "csv.gz": "csv.gz", "parquet": "parquet"}[fmt]
+    files: list[Path] = []
+    rows: dict[str, int] = {}
+    tables_info: dict[str, Any] = {}
+    try:
+        for table in TABLES:
+            parts = [f for f in frames[table] if len(f)]
+            empty = _BUILDERS[table](store, ctx, "\x00no subject\x00").iloc[0:0]
+            df = pd.concat(parts, ignore_index=True) if parts else empty
+            path = out / f"{table}.{ext}"
+            _write_table(df, path, fmt)
+            files.append(path)
+            rows[table] = len(df)
+            tables_info[table] = {"file": path.name, "rows": len(df), "columns": list(df.columns)}
+        source = f"adherence-pipeline {package_version()}"
+        omh: list[dict[str, Any]] = []
+        for subject, daily in zip(chosen, frames["daily"], strict=True):
+            omh.extend(_omh_records(daily, ctx, subject, created, source))
+        omh_path = out / OMH_FILE
+        omh_path.write_text(json.dumps(omh, indent=1) + "\n", encoding="utf-8")
+        files.append(omh_path)
+        rows["step_count_omh"] = len(omh)
+        tables_info["step_count_omh"] = {"file": OMH_FILE, "rows": len(omh)}
+
+        subjects_info: dict[str, Any] = {}
+        for subject, daily in zip(chosen, frames["daily"], strict=True):
+            pseudo = subject_pseudonym(key, subject)
+            plan = ctx.plans.get(subject)
+            subjects_info[pseudo] = {
+                "timezone": str(ctx.tz(subject)),
+                "programme": plan.programme if plan else None,
+                "devices": _devices(store, ctx, subject),
+                "wear_min_per_day": {
+                    d: int(w) for d, w in zip(daily["date_local"], daily["wear_min"], strict=True)
+                },
+            }
+        info = {
+            "format": EXPORT_FORMAT,
+            "created_utc": created,
+            "software": {"name": "adherence-pipeline", "version": package_version()},
+            "parameters": {
+                "format": fmt,
+                "from": start.isoformat() if start else None,
+                "to": end.isoformat() if end else None,
+                "subjects": sorted(subject_pseudonym(key, s) for s in chosen)
+                if subjects is not None
+                else "all",
+                "pseudonym": "HMAC-SHA256(key, namespace:id), 16 hex; s_ subject, x_ session, d_ device",
+                "key_id": kid,
+                "care_plans": bool(ctx.plans),
+            },
+            "algorithms": _algorithms(),
+            "tables": tables_info,
+            "subjects": subjects_info,
+        }
+        info_path = out / INFO_FILE
+        info_path.write_text(json.dumps(info, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        files.append(info_path)
+    except OSError as exc:
+        raise DataFileError(str(out), f"cannot write: {exc.strerror or exc}") from exc
+    bar.advance(note="info")
+    return ExportResult(out, files, rows, sorted(subject_pseudonym(key, s) for s in chosen))

@@ -1,0 +1,523 @@
+"""The coach's adherence report: one self-contained HTML page for a cohort.
+
+Patients are sorted by risk (:func:`risk_level`), each with their flags and the reasons, and
+per patient three charts: adherence over time, daily steps against the goal, and sessions and
+repetitions against the plan. Everything is inline (CSS, SVG charts drawn here in Python, one
+tiny script that only marks the page as rendered); a Content-Security-Policy forbids any
+network load, so the page opens offline and from an e-mail attachment.
+
+Figures come from :func:`adherence.scoring.score_plan` over the store's sessions and daily
+summaries, i.e. the same numbers ``rescore`` stores; building a report writes nothing. Every
+string put into the page is HTML-escaped. Subject ids appear as they are in the care plans
+(coach-facing pseudonymous ids); device ids, session sources and file names never do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from adherence.plan import CarePlan
+from adherence.scoring import LOW_ADHERENCE, DayScore, score_plan
+from adherence.store import Store
+from devices.errors import DataFileError
+
+__all__ = [
+    "RISK_ORDER",
+    "PatientView",
+    "risk_level",
+    "patient_views",
+    "render_report",
+    "write_report",
+]
+
+#: Risk levels, most urgent first (the report's sort order).
+RISK_ORDER = ("high", "no data", "medium", "low")
+#: Flags that alone make a patient high risk.
+HIGH_RISK_FLAGS = frozenset({"NO_RECENT_SESSION", "LOW_WEEKLY_ADHERENCE"})
+#: Composite score (0-100) under which a patient is high / medium risk.
+HIGH_RISK_BELOW = 50.0
+MEDIUM_RISK_BELOW = 80.0
+
+_COLORS = {
+    "composite": "#1f5fa8",
+    "exercise": "#2e8b57",
+    "steps": "#d9822b",
+    "goal": "#c0392b",
+    "bar": "#4a7fc1",
+    "bar_unjudged": "#b8c4d4",
+    "planned": "#d5dde8",
+    "done": "#2e8b57",
+    "grid": "#e3e7ed",
+    "axis": "#5b6470",
+}
+_RISK_COLORS = {"high": "#c0392b", "no data": "#7f8c8d", "medium": "#d9822b", "low": "#2e8b57"}
+
+
+def _e(value: object) -> str:
+    """HTML-escape any value (quotes too: safe inside attributes)."""
+    return html.escape(str(value), quote=True)
+
+
+@dataclass(frozen=True)
+class PatientView:
+    """One patient's scored days up to ``today`` and their risk level."""
+
+    plan: CarePlan
+    days: list[DayScore]
+    risk: str
+
+    @property
+    def latest(self) -> DayScore | None:
+        """The latest scored day (``None`` before the programme starts)."""
+        return self.days[-1] if self.days else None
+
+    def sort_key(self) -> tuple[int, float, str]:
+        """Risk rank, then composite score ascending (no score first), then subject id."""
+        comp = self.latest.composite if self.latest and self.latest.composite is not None else -1.0
+        return (RISK_ORDER.index(self.risk), comp, self.plan.subject)
+
+
+def risk_level(day: DayScore | None) -> str:
+    """Risk of a patient from their latest scored day: ``high``, ``no data``, ``medium``, ``low``.
+
+    * ``high``: composite under :data:`HIGH_RISK_BELOW` (points of 100), a flag in
+      :data:`HIGH_RISK_FLAGS`, or two flags or more;
+    * ``no data``: no composite score and no flag (nothing planned or nothing judgeable yet);
+    * ``medium``: any other flag, or composite under :data:`MEDIUM_RISK_BELOW`;
+    * ``low``: otherwise.
+    """
+    if day is None:
+        return "no data"
+    codes = {f.code for f in day.flags}
+    if (
+        (day.composite is not None and day.composite < HIGH_RISK_BELOW)
+        or codes & HIGH_RISK_FLAGS
+        or len(codes) >= 2
+    ):
+        return "high"
+    if day.composite is None and not codes:
+        return "no data"
+    if codes or (day.composite is not None and day.composite < MEDIUM_RISK_BELOW):
+        return "medium"
+    return "low"
+
+
+def _summaries(
+    store: Store, plan: CarePlan, last: dt.date
+) -> dict[dt.date, tuple[int, int, int, bool]]:
+    rows = store.execute(
+        "SELECT day, steps, wear_min, active_min, judgeable FROM daily_summary"
+        " WHERE subject=? AND day>=? AND day<=?",
+        (plan.subject, plan.start_date.isoformat(), last.isoformat()),
+    )
+    return {
+        dt.date.fromisoformat(r[0]): (int(r[1]), int(r[2]), int(r[3]), bool(r[4])) for r in rows
+    }
+
+
+def patient_views(
+    store: Store, plans: Sequence[CarePlan], *, today: dt.date | None = None
+) -> list[PatientView]:
+    """Score every plan's days up to ``today`` (default: now in the plan's time zone), most at
+    risk first (see :func:`risk_level` and :meth:`PatientView.sort_key`). Reads the store only."""
+    views = []
+    for plan in plans:
+        now_day = today if today is not None else dt.datetime.now(tz=plan.tz).date()
+        last = min(plan.end_date, now_day)
+        days: list[DayScore] = []
+        if last >= plan.start_date:
+            lo, _ = plan.day_bounds_ns(plan.start_date)
+            _, hi = plan.day_bounds_ns(last)
+            sessions = store.sessions(plan.subject, lo, hi)
+            days = score_plan(plan, sessions, _summaries(store, plan, last), today=now_day)
+        latest = days[-1] if days else None
+        views.append(PatientView(plan, days, risk_level(latest)))
+    return sorted(views, key=PatientView.sort_key)
+
+
+# -- SVG charts ---------------------------------------------------------------------------------
+
+_W, _H = 350, 200
+_PAD_L, _PAD_R, _PAD_T, _PAD_B = 46, 12, 14, 40
+
+
+def _nice_max(v: float) -> float:
+    """A round axis maximum >= v (1, 2, 2.5 or 5 times a power of ten)."""
+    if v <= 0:
+        return 1.0
+    exp = 10 ** math.floor(math.log10(v))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * exp >= v:
+            return float(m * exp)
+    return float(10 * exp)  # pragma: no cover
+
+
+class _Frame:
+    """Plot area geometry: ``n`` day slots on x, 0..``ymax`` on y."""
+
+    def __init__(self, n: int, ymax: float) -> None:
+        self.n = max(n, 1)
+        self.ymax = ymax
+        self.x0, self.x1 = _PAD_L, _W - _PAD_R
+        self.y0, self.y1 = _H - _PAD_B, _PAD_T
+
+    def slot(self) -> float:
+        return (self.x1 - self.x0) / self.n
+
+    def cx(self, i: int) -> float:
+        return self.x0 + (i + 0.5) * self.slot()
+
+    def y(self, v: float) -> float:
+        return self.y0 - (self.y0 - self.y1) * max(0.0, min(v, self.ymax)) / self.ymax
+
+
+def _axes(f: _Frame, days: Sequence[dt.date], y_label: str, fmt: str = "{:g}") -> list[str]:
+    out = []
+    for k in range(5):
+        v = f.ymax * k / 4
+        y = f.y(v)
+        out.append(
+            f'<line x1="{f.x0}" y1="{y:.1f}" x2="{f.x1}" y2="{y:.1f}" stroke="{_COLORS["grid"]}"/>'
+            f'<text x="{f.x0 - 4}" y="{y + 3:.1f}" text-anchor="end" class="tick">'
+            f"{_e(fmt.format(v))}</text>"
+        )
+    every = max(1, math.ceil(len(days) / 14))
+    for i, d in enumerate(days):
+        if i % every == 0:
+            out.append(
+                f'<text x="{f.cx(i):.1f}" y="{f.y0 + 13}" text-anchor="middle" class="tick">'
+                f"{d.day}</text>"
+            )
+    if days:
+        out.append(
+            f'<text x="{f.x0}" y="{f.y0 + 27}" class="tick">{_e(days[0].strftime("%b %Y"))}</text>'
+        )
+    out.append(
+        f'<line x1="{f.x0}" y1="{f.y0}" x2="{f.x1}" y2="{f.y0}" stroke="{_COLORS["axis"]}"/>'
+        f'<text x="12" y="{(f.y0 + f.y1) / 2:.0f}" class="tick" text-anchor="middle"'
+        f' transform="rotate(-90 12 {(f.y0 + f.y1) / 2:.0f})">{_e(y_label)}</text>'
+    )
+    return out
+
+
+def _legend(items: Sequence[tuple[str, str, str]]) -> str:
+    """Legend as HTML: (colour, style 'line'|'dash'|'box'|'text', label)."""
+    parts = []
+    for color, style, label in items:
+        if style == "box":
+            mark = f'<span class="key box" style="background:{color}"></span>'
+        elif style == "text":
+            mark = ""
+        else:
+            dash = "dashed" if style == "dash" else "solid"
+            mark = f'<span class="key line" style="border-top:2px {dash} {color}"></span>'
+        parts.append(f"<span>{mark}{_e(label)}</span>")
+    return '<div class="legend">' + "".join(parts) + "</div>"
+
+
+def _svg(title: str, body: list[str], kind: str) -> str:
+    return (
+        f'<svg class="chart" data-chart="{_e(kind)}" viewBox="0 0 {_W} {_H}" width="{_W}"'
+        f' height="{_H}" role="img" aria-label="{_e(title)}"'
+        f' xmlns="http://www.w3.org/2000/svg"><title>{_e(title)}</title>' + "".join(body) + "</svg>"
+    )
+
+
+def _polyline(f: _Frame, values: Sequence[float | None], color: str, dash: bool) -> list[str]:
+    """A line through the non-missing values (a gap breaks it), with a dot on each."""
+    out: list[str] = []
+    run: list[str] = []
+    extra = ' stroke-dasharray="5 3"' if dash else ""
+
+    def flush() -> None:
+        if len(run) > 1:
+            out.append(
+                f'<polyline fill="none" stroke="{color}" stroke-width="2"{extra}'
+                f' points="{" ".join(run)}"/>'
+            )
+        run.clear()
+
+    for i, v in enumerate(values):
+        if v is None:
+            flush()
+            continue
+        x, y = f.cx(i), f.y(v)
+        run.append(f"{x:.1f},{y:.1f}")
+        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>')
+    flush()
+    return out
+
+
+def adherence_chart(days: Sequence[DayScore]) -> str:
+    """SVG: composite score, 7-day exercise adherence and step attainment (0-100 %) per day."""
+    f = _Frame(len(days), 100.0)
+    dates = [d.day for d in days]
+    body = _axes(f, dates, "score / %")
+    y = f.y(100 * LOW_ADHERENCE)
+    body.append(
+        f'<line x1="{f.x0}" y1="{y:.1f}" x2="{f.x1}" y2="{y:.1f}" stroke="{_COLORS["goal"]}"'
+        ' stroke-dasharray="2 3"/>'
+    )
+
+    def pct(v: float | None) -> float | None:
+        return None if v is None else 100 * v
+
+    body += _polyline(f, [d.composite for d in days], _COLORS["composite"], False)
+    body += _polyline(f, [pct(d.exercise_adherence_7d) for d in days], _COLORS["exercise"], True)
+    body += _polyline(f, [pct(d.step_attainment_7d) for d in days], _COLORS["steps"], True)
+    return _svg("Adherence over time", body, "adherence") + _legend(
+        [
+            (_COLORS["composite"], "line", "composite score"),
+            (_COLORS["exercise"], "dash", "exercise adherence, 7 days"),
+            (_COLORS["steps"], "dash", "step-goal attainment, 7 days"),
+            (_COLORS["goal"], "dash", f"{round(100 * LOW_ADHERENCE)} % threshold"),
+        ]
+    )
+
+
+def steps_chart(days: Sequence[DayScore]) -> str:
+    """SVG: daily steps (bars; pale when the day had too little wear to judge) and the goal."""
+    top = max([d.step_goal for d in days] + [d.steps or 0 for d in days] + [1])
+    f = _Frame(len(days), _nice_max(top * 1.05))
+    body = _axes(f, [d.day for d in days], "steps / day")
+    w = f.slot() * 0.7
+    goal_pts = []
+    for i, d in enumerate(days):
+        if d.steps is not None:
+            color = _COLORS["bar"] if d.judgeable else _COLORS["bar_unjudged"]
+            y = f.y(d.steps)
+            body.append(
+                f'<rect x="{f.cx(i) - w / 2:.1f}" y="{y:.1f}" width="{w:.1f}"'
+                f' height="{f.y0 - y:.1f}" fill="{color}"><title>{_e(d.day.isoformat())}:'
+                f" {d.steps} steps, goal {d.step_goal}</title></rect>"
+            )
+        x0, x1 = f.cx(i) - f.slot() / 2, f.cx(i) + f.slot() / 2
+        gy = f.y(d.step_goal)
+        goal_pts.append(f"{x0:.1f},{gy:.1f} {x1:.1f},{gy:.1f}")
+    if goal_pts:
+        body.append(
+            f'<polyline fill="none" stroke="{_COLORS["goal"]}" stroke-width="2"'
+            f' points="{" ".join(goal_pts)}"/>'
+        )
+    return _svg("Daily steps against goal", body, "steps") + _legend(
+        [
+            (_COLORS["bar"], "box", "steps"),
+            (_COLORS["bar_unjudged"], "box", "steps, too little wear to judge"),
+            (_COLORS["goal"], "line", "daily goal"),
+        ]
+    )
+
+
+def _reps(d: DayScore) -> tuple[int, int]:
+    """(repetitions done, repetitions prescribed) over the day's planned sessions."""
+    done = sum(v[0] for s in d.sessions for v in s.per_exercise.values())
+    planned = sum(v[1] for s in d.sessions for v in s.per_exercise.values())
+    return done, planned
+
+
+def sessions_chart(days: Sequence[DayScore]) -> str:
+    """SVG: repetitions done (green) against prescribed (grey) per day, and sessions done/planned."""
+    counts = [_reps(d) for d in days]
+    top = max([max(a, b) for a, b in counts] + [1])
+    f = _Frame(len(days), _nice_max(top * 1.15))
+    body = _axes(f, [d.day for d in days], "repetitions")
+    w = f.slot() * 0.7
+    for i, (d, (done, planned)) in enumerate(zip(days, counts, strict=True)):
+        x = f.cx(i) - w / 2
+        if planned:
+            y = f.y(planned)
+            body.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{f.y0 - y:.1f}"'
+                f' fill="{_COLORS["planned"]}"/>'
+            )
+        if done:
+            y = f.y(done)
+            body.append(
+                f'<rect x="{x + w * 0.15:.1f}" y="{y:.1f}" width="{w * 0.7:.1f}"'
+                f' height="{f.y0 - y:.1f}" fill="{_COLORS["done"]}"/>'
+            )
+        if d.sessions:
+            n_planned = len(d.sessions)
+            n_done = sum(s.done for s in d.sessions)
+            y = f.y(max(done, planned)) - 4
+            body.append(
+                f'<text x="{f.cx(i):.1f}" y="{y:.1f}" text-anchor="middle" class="tick">'
+                f"{n_done}/{n_planned}<title>{_e(d.day.isoformat())}: {n_done} of {n_planned}"
+                f" planned session(s) done, {done} of {planned} repetitions</title></text>"
+            )
+    return _svg("Sessions and repetitions against plan", body, "sessions") + _legend(
+        [
+            (_COLORS["planned"], "box", "repetitions prescribed"),
+            (_COLORS["done"], "box", "repetitions done"),
+            (_COLORS["axis"], "text", "n/m above a day: planned sessions done / planned"),
+        ]
+    )
+
+
+# -- the page -----------------------------------------------------------------------------------
+
+_CSS = """
+body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d2530;
+background:#f6f8fb}
+header{background:#1f3a5f;color:#fff;padding:14px 24px}
+header h1{margin:0;font-size:22px}
+main{padding:16px 24px;max-width:1700px}
+table.cohort{border-collapse:collapse;background:#fff;width:100%;margin-bottom:20px}
+table.cohort th{white-space:nowrap}
+table.cohort th,table.cohort td{border-bottom:1px solid #e3e7ed;padding:6px 8px;text-align:left;
+vertical-align:top}
+table.cohort td.num{text-align:right;white-space:nowrap}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;
+font-weight:600;white-space:nowrap}
+section.patient{background:#fff;border:1px solid #dfe4ea;border-radius:6px;margin:0 0 18px;
+padding:12px 16px}
+section.patient h2{margin:0 0 6px;font-size:18px}
+ul.flags{margin:4px 0 10px;padding-left:20px}
+ul.flags code{font-weight:600}
+.charts{display:flex;flex-wrap:wrap;gap:14px}
+figure{margin:0}
+figcaption{font-weight:600;margin-bottom:2px}
+.tick{font-size:10px;fill:#5b6470}
+.legend{font-size:11px;color:#5b6470;display:flex;flex-wrap:wrap;gap:10px;max-width:350px}
+.key{display:inline-block;width:16px;margin-right:4px;vertical-align:middle}
+.key.box{height:10px}
+.muted{color:#5b6470}
+"""
+
+#: The page's only script: marks the page as rendered (used by the headless-browser test).
+_SCRIPT = (
+    "document.documentElement.setAttribute('data-rendered',"
+    " String(document.querySelectorAll('svg.chart').length));"
+)
+
+
+def _fmt_pct(v: float | None) -> str:
+    return "–" if v is None else f"{round(100 * v)} %"
+
+
+def _fmt(v: object) -> str:
+    return "–" if v is None else _e(v)
+
+
+def _badge(risk: str) -> str:
+    return f'<span class="badge" style="background:{_RISK_COLORS[risk]}">{_e(risk)}</span>'
+
+
+def _flags_html(d: DayScore | None) -> str:
+    if d is None or not d.flags:
+        return '<span class="muted">no flags</span>'
+    items = "".join(f"<li><code>{_e(f.code)}</code>: {_e(f.reason)}</li>" for f in d.flags)
+    return f'<ul class="flags">{items}</ul>'
+
+
+def _cohort_table(views: Sequence[PatientView]) -> str:
+    rows = []
+    for i, v in enumerate(views):
+        d = v.latest
+        rows.append(
+            "<tr>"
+            f'<td><a href="#patient-{i}">{_e(v.plan.subject)}</a></td>'
+            f"<td>{_badge(v.risk)}</td>"
+            f'<td class="num">{_fmt(None if d is None else d.composite)}</td>'
+            f'<td class="num">{_fmt_pct(None if d is None else d.exercise_adherence_7d)}</td>'
+            f'<td class="num">{_fmt_pct(None if d is None else d.step_attainment_7d)}</td>'
+            f'<td class="num">{"–" if d is None else f"{d.sessions_done_7d}/{d.sessions_planned_7d}"}</td>'
+            f'<td class="num">{_fmt(None if d is None else d.days_since_last_session)}</td>'
+            f"<td>{_flags_html(d)}</td>"
+            "</tr>"
+        )
+    head = (
+        "<tr><th>patient</th><th>risk</th><th>score</th><th>exercise, 7 d</th>"
+        "<th>step goal met, 7 d</th><th>sessions, 7 d</th><th>days since session</th>"
+        "<th>flags and reasons</th></tr>"
+    )
+    return f'<table class="cohort"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _patient_section(i: int, v: PatientView) -> str:
+    d = v.latest
+    if not v.days:
+        charts = '<p class="muted">The programme has not started yet.</p>'
+    else:
+        charts = (
+            '<div class="charts">'
+            f"<figure><figcaption>Adherence over time</figcaption>{adherence_chart(v.days)}</figure>"
+            f"<figure><figcaption>Daily steps against goal</figcaption>{steps_chart(v.days)}</figure>"
+            "<figure><figcaption>Sessions and repetitions against plan</figcaption>"
+            f"{sessions_chart(v.days)}</figure>"
+            "</div>"
+        )
+    as_of = "" if d is None else f" · as of {_e(d.day.isoformat())}"
+    return (
+        f'<section class="patient" id="patient-{i}" data-subject="{_e(v.plan.subject)}"'
+        f' data-risk="{_e(v.risk)}">'
+        f"<h2>{_e(v.plan.subject)} {_badge(v.risk)}</h2>"
+        f'<div class="muted">programme {_e(v.plan.programme)} · {_e(v.plan.start_date.isoformat())}'
+        f" to {_e(v.plan.end_date.isoformat())} ({_e(v.plan.timezone)}){as_of}"
+        f" · score {_fmt(None if d is None else d.composite)}</div>"
+        f"{_flags_html(d)}{charts}</section>"
+    )
+
+
+def render_report(
+    store: Store,
+    plans: Sequence[CarePlan],
+    *,
+    today: dt.date | None = None,
+    title: str = "Adherence report",
+    generated: dt.datetime | None = None,
+) -> str:
+    """The complete report page as an HTML string (UTF-8, self-contained, no network loads).
+
+    ``today`` is the current local day for scoring (default: now in each plan's time zone);
+    ``generated`` is the time printed in the header (default: now, UTC).
+    """
+    views = patient_views(store, plans, today=today)
+    when = generated or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    counts = " · ".join(f"{sum(v.risk == r for v in views)} {_e(r)}" for r in RISK_ORDER)
+    sections = "".join(_patient_section(i, v) for i, v in enumerate(views))
+    csp = (
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline';"
+        " img-src data:; base-uri 'none'; form-action 'none'"
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+        f"<header><h1>{_e(title)}</h1><div>{len(views)} patients · {counts} · generated"
+        f" {_e(when.isoformat())}</div></header><main>"
+        f"{_cohort_table(views)}{sections}"
+        '<p class="muted">Risk: high = score under 50, no recent session or weekly adherence'
+        " under 50 %, or two flags or more; medium = any other flag or score under 80."
+        " Figures are 7-day rolling windows ending on the day shown.</p>"
+        f"</main><script>{_SCRIPT}</script></body></html>\n"
+    )
+
+
+def write_report(
+    store: Store,
+    plans: Sequence[CarePlan],
+    out: str | Path,
+    *,
+    today: dt.date | None = None,
+    title: str = "Adherence report",
+) -> Path:
+    """Render the report and write it to ``out`` (UTF-8); return the path.
+
+    Raises :class:`DataFileError` if the file cannot be written.
+    """
+    path = Path(out)
+    text = render_report(store, plans, today=today, title=title)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise DataFileError(str(path), f"cannot write: {exc.strerror or exc}") from exc
+    return path

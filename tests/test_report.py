@@ -1,0 +1,193 @@
+"""The coach's HTML report: risk order, flags and reasons, chart contents, escaping, self-containment."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from adherence.cli import main
+from adherence.plan import CarePlan, parse_plans
+from adherence.report import patient_views, render_report, risk_level
+from adherence.scoring import Flag
+from adherence.store import Store
+from tests.export_helpers import (
+    FILE_NAME,
+    MAC,
+    SERIAL,
+    SERIAL2,
+    add_good_patient,
+    fill,
+    good_plan_doc,
+)
+
+TODAY = dt.date(2026, 11, 12)
+
+
+@pytest.fixture
+def cohort(store: Store) -> tuple[Store, list[CarePlan]]:
+    fill(store, with_scores=False)
+    add_good_patient(store)
+    return store, parse_plans(good_plan_doc())
+
+
+def test_patients_sorted_by_risk(cohort: tuple[Store, list[CarePlan]]) -> None:
+    store, plans = cohort
+    views = patient_views(store, plans, today=TODAY)
+    assert [(v.plan.subject, v.risk) for v in views] == [
+        ("P002", "high"),
+        ("P001", "medium"),
+        ("P003", "low"),
+    ]
+    assert [v.latest.composite for v in views if v.latest] == [13.1, 65.0, 100.0]
+    html = render_report(store, plans, today=TODAY)
+    assert re.findall(r'<section class="patient" id="patient-\d" data-subject="(\w+)"', html) == [
+        "P002",
+        "P001",
+        "P003",
+    ]
+
+
+def _flag(code: str) -> Flag:
+    return Flag(code, "reason")
+
+
+@pytest.mark.parametrize(
+    ("composite", "codes", "want"),
+    [
+        (100.0, [], "low"),
+        (79.9, [], "medium"),
+        (49.9, [], "high"),
+        (90.0, ["INSUFFICIENT_WEAR"], "medium"),
+        (90.0, ["LOW_STEPS", "INSUFFICIENT_WEAR"], "high"),
+        (90.0, ["NO_RECENT_SESSION"], "high"),
+        (90.0, ["LOW_WEEKLY_ADHERENCE"], "high"),
+        (None, [], "no data"),
+        (None, ["INSUFFICIENT_WEAR"], "medium"),
+    ],
+)
+def test_risk_level_table(
+    cohort: tuple[Store, list[CarePlan]], composite: float | None, codes: list[str], want: str
+) -> None:
+    store, plans = cohort
+    base = patient_views(store, plans, today=TODAY)[-1].latest
+    assert base is not None
+    day = dataclasses.replace(base, composite=composite, flags=[_flag(c) for c in codes])
+    assert risk_level(day) == want
+    assert risk_level(None) == "no data"
+
+
+def test_flags_and_reasons_shown(cohort: tuple[Store, list[CarePlan]]) -> None:
+    store, plans = cohort
+    html = render_report(store, plans, today=TODAY)
+    for v in patient_views(store, plans, today=TODAY):
+        assert v.latest is not None
+        for f in v.latest.flags:
+            # once in the cohort table, once in the patient's section
+            assert html.count(f"<code>{f.code}</code>: {f.reason}") == 2
+
+
+def test_charts_show_the_stored_figures(cohort: tuple[Store, list[CarePlan]]) -> None:
+    store, plans = cohort
+    html = render_report(store, plans, today=TODAY)
+    assert len(re.findall(r'<svg class="chart" data-chart="adherence"', html)) == 3
+    assert len(re.findall(r'<svg class="chart" data-chart="steps"', html)) == 3
+    assert len(re.findall(r'<svg class="chart" data-chart="sessions"', html)) == 3
+    section = html.split('data-subject="P001"')[1].split("</section>")[0]
+    # daily steps against the day's goal, one bar per day with a summary
+    assert re.findall(r"<title>(2026-11-\d\d: \d+ steps, goal \d+)</title>", section) == [
+        "2026-11-09: 5200 steps, goal 5000",
+        "2026-11-10: 1200 steps, goal 5000",
+        "2026-11-12: 6100 steps, goal 5000",
+    ]
+    # sessions and repetitions against plan, on each planned day
+    assert re.findall(r"<title>(2026-11-\d\d: \d+ of \d+ planned[^<]*)</title>", section) == [
+        "2026-11-09: 1 of 1 planned session(s) done, 6 of 6 repetitions",
+        "2026-11-11: 0 of 1 planned session(s) done, 4 of 6 repetitions",
+    ]
+    # the composite line has one point per scored day (9-12 November)
+    adherence = section.split('data-chart="adherence"')[1].split("</svg>")[0]
+    assert adherence.count('fill="#1f5fa8"') == 4
+
+
+def test_self_contained_and_no_device_ids(cohort: tuple[Store, list[CarePlan]]) -> None:
+    store, plans = cohort
+    html = render_report(store, plans, today=TODAY)
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert re.findall(r"https?://[^\"' ]+", html) == ["http://www.w3.org/2000/svg"] * 9
+    assert not re.search(r"<(link|img|iframe|object|embed)\b", html)
+    assert not re.search(r"\bsrc=", html)
+    # subject ids are shown (coach-facing pseudonyms); device ids, sources, file names never
+    for bad in (MAC, SERIAL, SERIAL2, FILE_NAME, "recording:", "ble:", "mqtt:"):
+        assert bad not in html
+
+
+def test_strings_are_escaped(cohort: tuple[Store, list[CarePlan]]) -> None:
+    store, plans = cohort
+    html = render_report(store, plans, today=TODAY, title='<script>alert("x")</script> & co')
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in html
+    assert html.count("<script>") == 1  # only the page's own marker script
+
+
+def test_report_writes_nothing(store: Store) -> None:
+    fill(store, with_scores=False)
+    render_report(store, parse_plans(good_plan_doc()), today=TODAY)
+    assert store.count("scores") == 0
+    assert store.count("outbox") == 0
+
+
+def test_before_the_programme(store: Store) -> None:
+    fill(store, with_scores=False)
+    plans = parse_plans(good_plan_doc())
+    html = render_report(store, plans, today=dt.date(2026, 11, 1))
+    assert html.count("The programme has not started yet.") == 3
+    assert {v.risk for v in patient_views(store, plans, today=dt.date(2026, 11, 1))} == {"no data"}
+
+
+class TestCli:
+    def test_report_command(
+        self, cohort: tuple[Store, list[CarePlan]], tmp_path: Path, capsys: pytest.CaptureFixture
+    ) -> None:
+        store, _ = cohort
+        plan_file = tmp_path / "plans.json"
+        plan_file.write_text(json.dumps(good_plan_doc()))
+        out = tmp_path / "r" / "report.html"
+        code = main(
+            [
+                "report",
+                "--store",
+                str(store.path),
+                "--plans",
+                str(plan_file),
+                "--out",
+                str(out),
+                "--today",
+                "2026-11-12",
+            ]
+        )
+        assert code == 0
+        assert "P002 high, P001 medium, P003 low" in capsys.readouterr().out
+        assert out.read_text().startswith("<!DOCTYPE html>")
+
+    def test_missing_store(self, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+        plan_file = tmp_path / "plans.json"
+        plan_file.write_text(json.dumps(good_plan_doc()))
+        code = main(
+            [
+                "report",
+                "--store",
+                str(tmp_path / "nope.sqlite"),
+                "--plans",
+                str(plan_file),
+                "--out",
+                str(tmp_path / "r.html"),
+            ]
+        )
+        assert code == 2
+        assert "store not found" in capsys.readouterr().err
+        assert not (tmp_path / "r.html").exists()
