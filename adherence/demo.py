@@ -79,7 +79,7 @@ def run_demo(
         bar = Progress(len(plans), "deriving", enabled=progress)
         derived = {}
         for plan in plans:
-            derived[plan.subject] = derive(store, plan.subject, plan.tz)
+            derived[plan.subject] = derive(store, plan.subject, plan.tz, days=plan.days())
             bar.advance(note=plan.subject)
         # Score as of the last programme day, so the demo gives the same table on any date.
         reports = rescore(store, plans, today=max(p.end_date for p in plans))
@@ -99,7 +99,7 @@ def run_demo(
             d = derived.get(r.subject)
             flags = "; ".join(f.reason for f in r.flags) or "none"
             print(
-                f"{r.subject:<8} {r.day.isoformat():<10} {_fmt(r.composite, '5.0f'):>5}"
+                f"{r.subject:<8} {r.day.isoformat() if r.day else '-':<10} {_fmt(r.composite, '5.0f'):>5}"
                 f" {r.sessions_done:>3}/{r.sessions_planned:<4} {d.reps if d else 0:>5}"
                 f" {_fmt(r.weekly_exercise_adherence, '6.0%'):>6}"
                 f" {_fmt(r.step_goal_attainment, '10.0%'):>10} {r.streak_days:>6}"

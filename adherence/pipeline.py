@@ -203,9 +203,13 @@ def _count_sessions(store: Store, subject: str) -> tuple[int, int]:
     return n_sessions, n_reps
 
 
-def derive(store: Store, subject: str, tz: ZoneInfo) -> DeriveResult:
+def derive(
+    store: Store, subject: str, tz: ZoneInfo, *, days: Sequence[dt.date] = ()
+) -> DeriveResult:
     """Compute steps per minute, walking bouts, sessions and daily summaries for ``subject``.
 
+    ``tz`` decides local days. Each of ``days`` (e.g. the care plan's days) gets a daily row
+    even without any data: 0 wear minutes, not judgeable - "not worn", never "inactive".
     Results are upserts, so running it again gives the same tables.
     """
     sessions = store.sessions(subject)
@@ -234,7 +238,7 @@ def derive(store: Store, subject: str, tz: ZoneInfo) -> DeriveResult:
             spm = steps_per_minute(res.step_times_s, start, end_ns=int(grid_ns[-1]) + 1)
             for m, k in zip(spm.minute_start_ns.tolist(), spm.steps.tolist(), strict=True):
                 minute_steps[m] += k
-            wear = detect_wear(np.nan_to_num(grid, nan=0.0), STEP_FS_HZ, start_ns=start)
+            wear = detect_wear(grid, STEP_FS_HZ, start_ns=start)  # NaN minutes: not worn
             for k, w in enumerate(wear.wear.tolist()):
                 if w:
                     worn_minutes.add((start + k * NS_PER_MIN) // NS_PER_MIN * NS_PER_MIN)
@@ -254,10 +258,12 @@ def derive(store: Store, subject: str, tz: ZoneInfo) -> DeriveResult:
     store.put_bouts(subject, bouts)
 
     n_sessions, n_reps = _count_sessions(store, subject)
-    days = _daily_rows(store, subject, tz, minute_steps, worn_minutes)
-    store.put_daily_summary(subject, days)
+    rows = _daily_rows(store, subject, tz, minute_steps, worn_minutes)
+    seen = {r[0] for r in rows}
+    rows += [(d.isoformat(), 0, 0, 0, False) for d in days if d.isoformat() not in seen]
+    store.put_daily_summary(subject, sorted(rows))
     return DeriveResult(
-        subject, counted, len(minute_rows), len(bouts), len(days), n_sessions, n_reps
+        subject, counted, len(minute_rows), len(bouts), len(rows), n_sessions, n_reps
     )
 
 
