@@ -21,6 +21,13 @@ from devices.errors import AdherenceError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "adherence.demo",
+    "adherence.export_cli",
+    "adherence.report_cli",
+    "adherence.score_cli",
+    "adherence.serve",
+    "ingest.mqtt_cli",
+    "ingest.ble_cli",
+    "ingest.session_cli",
 )
 
 EXIT_USAGE = 2

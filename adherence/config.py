@@ -31,6 +31,9 @@ Example (every key is described in ``docs/influxdb.md``)::
 
     [mqtt]                               # optional: passed to ingest.mqtt.MqttSettings(**table)
     [ble]                                # optional: passed to ingest.ble.BleSettings(**table)
+    [sessions]                           # optional: live guided sessions over MQTT
+    idle_timeout_s = 120                 # keys: broker, prefix, client_id (default: from [mqtt]),
+                                         # idle_timeout_s, min_rest_s
 
 Unknown keys are refused with the key named (:class:`devices.errors.ConfigError`).
 """
@@ -51,6 +54,7 @@ _SINK_KEYS = {
     "v1": {"db", "rp", "username", "password_env", "password_file"},
     "v2": {"org", "bucket", "token_env", "token_file"},
 }
+_SESSION_KEYS = {"broker", "prefix", "client_id", "idle_timeout_s", "min_rest_s"}
 _SINK_COMMON = {"name", "protocol", "url", "batch_size", "backoff_max_s", "timeout_s"}
 
 
@@ -97,6 +101,7 @@ class ServeConfig:
     sinks: tuple[SinkConfig, ...]
     mqtt: dict[str, Any] | None
     ble: dict[str, Any] | None
+    sessions: dict[str, Any] | None = None
 
 
 def _err(path: Path, key: str, why: str) -> ConfigError:
@@ -165,7 +170,9 @@ def load_config(path: str | Path) -> ServeConfig:
         raise ConfigError("config", str(p), f"cannot read: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", str(p), f"not valid TOML: {exc}") from exc
-    _check_keys(p, "", doc, {"store", "care_plans", "scoring", "status", "sink", "mqtt", "ble"})
+    _check_keys(
+        p, "", doc, {"store", "care_plans", "scoring", "status", "sink", "mqtt", "ble", "sessions"}
+    )
     base = p.resolve().parent
     for key in ("store", "care_plans"):
         if key not in doc:
@@ -177,6 +184,7 @@ def load_config(path: str | Path) -> ServeConfig:
         ("status", status, {"interval_s"}),
         ("mqtt", doc.get("mqtt", {}), None),
         ("ble", doc.get("ble", {}), None),
+        ("sessions", doc.get("sessions", {}), _SESSION_KEYS),
     ):
         if not isinstance(table, dict):
             raise _err(p, name, "must be a table")
@@ -203,6 +211,7 @@ def load_config(path: str | Path) -> ServeConfig:
         sinks=sinks,
         mqtt=doc.get("mqtt"),
         ble=doc.get("ble"),
+        sessions=doc.get("sessions"),
     )
 
 

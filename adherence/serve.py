@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 Runner = Callable[[threading.Event], Any]
 
 
-def _collectors(cfg: ServeConfig, store: Store) -> list[tuple[str, Runner]]:
+def _collectors(cfg: ServeConfig, store: Store, plans: list[CarePlan]) -> list[tuple[str, Runner]]:
     """Build the configured collectors; a missing or misconfigured one is a ConfigError."""
     out: list[tuple[str, Runner]] = []
     if cfg.mqtt is not None:
@@ -76,7 +76,52 @@ def _collectors(cfg: ServeConfig, store: Store) -> list[tuple[str, Runner]]:
         except TypeError as exc:
             raise ConfigError("config", f"{cfg.path}: [ble]", f"invalid settings: {exc}") from exc
         out.append(("ble", ble.run_blocking))
+
+    if cfg.sessions is not None:
+        out.append(("sessions", _session_service(cfg, store, plans).run))
     return out
+
+
+def _session_service(cfg: ServeConfig, store: Store, plans: list[CarePlan]) -> Any:
+    """The live-session service of ``[sessions]`` (broker and credentials default to ``[mqtt]``)."""
+    from ingest.mqtt_settings import MqttSettings
+    from ingest.session_mqtt import SessionService, SessionServiceSettings
+
+    table = dict(cfg.sessions or {})
+    base = {
+        k: v
+        for k, v in (cfg.mqtt or {}).items()
+        if k
+        in (
+            "broker",
+            "prefix",
+            "username",
+            "password_env",
+            "password_file",
+            "tls_ca",
+            "tls_cert",
+            "tls_key",
+            "keepalive_s",
+        )
+    }
+    mqtt_args = {**base, "client_id": "adherence-sessions"}
+    for key in ("broker", "prefix", "client_id"):
+        if key in table:
+            mqtt_args[key] = table.pop(key)
+    if "broker" not in mqtt_args:
+        raise ConfigError(
+            "config", f"{cfg.path}: sessions.broker", "is required (or an [mqtt] broker)"
+        )
+    try:
+        settings = SessionServiceSettings(
+            MqttSettings(**mqtt_args),
+            idle_timeout_s=float(table.get("idle_timeout_s", 120.0)),
+            min_rest_s=float(table.get("min_rest_s", 10.0)),
+            sinks=tuple(s.name for s in cfg.sinks),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("config", f"{cfg.path}: [sessions]", f"invalid settings: {exc}") from exc
+    return SessionService(settings, store, plans)
 
 
 class _Service:
@@ -99,7 +144,7 @@ class _Service:
 
     def prepare(self) -> None:
         """Build collectors and sinks; raises ConfigError before any thread starts."""
-        self.collectors = _collectors(self.cfg, self.store)
+        self.collectors = _collectors(self.cfg, self.store, self.plans)
         try:
             for sc in self.cfg.sinks:
                 sink = build_sink(sc)

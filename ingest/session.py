@@ -1,0 +1,370 @@
+"""A live, sensor-guided exercise session: accelerometer frames in, feedback events out.
+
+:class:`LiveSession` holds one patient's session. It feeds each accelerometer frame to a
+:class:`features.live.LiveRepCounter` and turns the counter's repetition events into feedback
+for the patient's app: ``rep`` ("repetition 7 of 10, set 2 of 3"), ``set_end`` and
+``session_end``; a ``gap`` event when the sensor's data stopped for a while (a BLE disconnect,
+lost MQTT messages) and came back. It does no I/O: the MQTT service
+(:mod:`ingest.session_mqtt`) and the BLE command (:mod:`ingest.session_cli`) move the bytes, and
+:meth:`LiveSession.record` gives the session for the store.
+
+Time: the counter runs on stream time (samples / rate). A gap shorter than
+:data:`MAX_FILL_S` is filled by holding the last sample (still sensor: no repetition can be
+invented there) so stream time stays aligned with the sensor's clock; a longer gap restarts the
+stream clock at the next frame. Every event carries UTC nanoseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from adherence.store import RepRecord, SessionRecord, SetRecord
+from devices.errors import InputError
+from devices.frame import Frame, StreamKind
+from features.live import LiveRepCounter, RepEvent
+
+NS_PER_S = 1_000_000_000
+MAX_FILL_S = 30.0
+"""Longest data gap (s) bridged by holding the last sample."""
+SET_END_GRACE_S = 10.0
+"""A set is announced done once no repetition came for ``min_rest_s`` plus this (s): the
+counter reports a repetition up to a few seconds after it ended, so waiting only ``min_rest_s``
+could close a set that is still going on."""
+GAP_MIN_PERIODS = 1.5
+"""A frame starting this many sample periods after the expected time opens a gap."""
+FEEDBACK_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the care plan prescribes for this exercise: sets and repetitions per set.
+
+    ``None`` where unknown (a session outside the plan): feedback then says "repetition 7".
+    """
+
+    sets: int | None = None
+    reps: int | None = None
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One feedback event for the patient's app.
+
+    ``kind`` is ``session_start``, ``rep``, ``set_end``, ``gap`` or ``session_end``; ``t_ns`` is
+    the UTC time the event describes (the end of the repetition, the end of the set, ...).
+    ``data`` holds the event's numbers (see ``docs/mqtt.md``, "Live session feedback").
+    """
+
+    kind: str
+    session_id: str
+    t_ns: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        """The feedback payload: a UTF-8 JSON object with ``"v": 1``."""
+        body = {
+            "v": FEEDBACK_VERSION,
+            "event": self.kind,
+            "session_id": self.session_id,
+            "t_ns": self.t_ns,
+            **self.data,
+        }
+        return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+    def text(self) -> str:
+        """A short human-readable line ("set 2 of 3 - repetition 7 of 10")."""
+        d = self.data
+        if self.kind == "rep":
+            return f"{_of('set', d['set'], d.get('sets_target'))} - " + _of(
+                "repetition", d["rep_in_set"], d.get("reps_target")
+            )
+        if self.kind == "set_end":
+            return f"{_of('set', d['set'], d.get('sets_target'))} done: {d['reps']} repetitions"
+        if self.kind == "gap":
+            return f"sensor data missing for {d['gap_s']:.1f} s - counting goes on"
+        if self.kind == "session_end":
+            return f"session {d['status']}: {d['sets']} sets, {d['reps_total']} repetitions"
+        return f"session started: {d.get('exercise', '')}"
+
+
+def _of(word: str, n: int, of: int | None) -> str:
+    return f"{word} {n} of {of}" if of else f"{word} {n}"
+
+
+class LiveSession:
+    """One patient's session on one sensor.
+
+    Parameters
+    ----------
+    session_id, subject, device, exercise:
+        Ids; ``exercise`` is an exercise-library id (its profile narrows the counter).
+    start_ns:
+        When the session started, UTC ns.
+    target:
+        Prescribed sets and repetitions.
+    plan_entry:
+        The care plan's session id, if the app named one.
+    min_rest_s:
+        A pause longer than this (s) between repetitions ends a set.
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        subject: str,
+        device: str,
+        exercise: str,
+        start_ns: int,
+        *,
+        target: Target | None = None,
+        plan_entry: str | None = None,
+        min_rest_s: float = 10.0,
+    ) -> None:
+        self.session_id = session_id
+        self.subject = subject
+        self.device = device
+        self.exercise = exercise
+        self.start_ns = int(start_ns)
+        self.target = target or Target()
+        self.plan_entry = plan_entry
+        self.min_rest_s = float(min_rest_s)
+        self.events: list[RepEvent] = []
+        self._bounds_ns: list[tuple[int, int]] = []  # UTC (start, end) of each event
+        self.gaps: list[tuple[int, int]] = []
+        self.end_ns: int | None = None
+        self.status = "running"
+        self._counter: LiveRepCounter | None = None
+        self._profile: str | None = exercise
+        self._fs_hz: float | None = None
+        # Counter time (samples fed / rate) to UTC: piecewise, a new piece after a long gap.
+        self._clock: list[tuple[float, int]] = []
+        self._samples = 0
+        self._last = np.zeros(3)
+        self._next_ns: int | None = None
+        self._set_open = False
+        self._sets_done = 0
+        self.last_data_ns = self.start_ns
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _utc(self, stream_s: float) -> int:
+        """UTC ns of a counter time (s)."""
+        for s0, t0 in reversed(self._clock):
+            if stream_s >= s0:
+                return t0 + round((stream_s - s0) * NS_PER_S)
+        s0, t0 = self._clock[0]
+        return t0 + round((stream_s - s0) * NS_PER_S)
+
+    def _new_counter(self, fs_hz: float) -> LiveRepCounter:
+        try:
+            return LiveRepCounter(fs_hz, self._profile, min_rest_s=self.min_rest_s)
+        except InputError:  # unknown exercise id: count without a profile
+            self._profile = None
+            return LiveRepCounter(fs_hz, None, min_rest_s=self.min_rest_s)
+
+    def _rep_feedback(self, ev: RepEvent) -> list[Feedback]:
+        out: list[Feedback] = []
+        set_no = ev.set_index + 1
+        if self._set_open and set_no > self._sets_done + 1:
+            out += self._close_set(self._bounds_ns[-1][1])
+        self.events.append(ev)
+        start_ns, end_ns = self._utc(ev.start_s), self._utc(ev.end_s)
+        self._bounds_ns.append((start_ns, end_ns))
+        self._set_open = True
+        in_set = sum(1 for e in self.events if e.set_index == ev.set_index)
+        out.append(
+            Feedback(
+                "rep",
+                self.session_id,
+                end_ns,
+                {
+                    "rep": len(self.events),
+                    "rep_in_set": in_set,
+                    "set": set_no,
+                    "reps_target": self.target.reps,
+                    "sets_target": self.target.sets,
+                    "start_ns": start_ns,
+                    "duration_s": round(ev.duration_s, 3),
+                    "rom_deg": None if not np.isfinite(ev.rom_deg) else round(ev.rom_deg, 1),
+                },
+            )
+        )
+        return out
+
+    def _close_set(self, t_ns: int) -> list[Feedback]:
+        if not self._set_open:
+            return []
+        self._set_open = False
+        self._sets_done += 1
+        reps = sum(1 for e in self.events if e.set_index == self._sets_done - 1)
+        return [
+            Feedback(
+                "set_end",
+                self.session_id,
+                t_ns,
+                {
+                    "set": self._sets_done,
+                    "reps": reps,
+                    "sets_target": self.target.sets,
+                    "reps_target": self.target.reps,
+                },
+            )
+        ]
+
+    # -- input -------------------------------------------------------------------------------
+    def start_feedback(self) -> Feedback:
+        """The ``session_start`` event (targets and exercise), to send when the session opens."""
+        return Feedback(
+            "session_start",
+            self.session_id,
+            self.start_ns,
+            {
+                "exercise": self.exercise,
+                "sets_target": self.target.sets,
+                "reps_target": self.target.reps,
+                "plan_entry": self.plan_entry,
+            },
+        )
+
+    def feed(self, frame: Frame) -> list[Feedback]:
+        """Feed one accelerometer frame (g); return the feedback it produced.
+
+        Frames of other streams are ignored. Frames must come in time order; a frame that
+        starts before the data already fed (a duplicate) is ignored.
+        """
+        if self.status != "running" or frame.stream is not StreamKind.ACCEL:
+            return []
+        fs = frame.fs_hz or self._fs_hz
+        if fs is None:
+            raise InputError("frame", frame.device, "accelerometer frame without a sample rate")
+        out: list[Feedback] = []
+        acc = frame.values
+        t_first = frame.start_ns
+        if self._counter is None:
+            self._fs_hz = fs
+            self._counter = self._new_counter(fs)
+            self._clock.append((0.0, t_first))
+        else:
+            assert self._next_ns is not None and self._fs_hz is not None
+            period_ns = NS_PER_S / self._fs_hz
+            if frame.end_ns < self._next_ns - period_ns / 2:
+                return []  # already fed: a duplicate or late frame
+            if t_first > self._next_ns + (GAP_MIN_PERIODS - 1) * period_ns:
+                gap_ns = t_first - self._next_ns
+                self.gaps.append((self._next_ns, t_first))
+                out.append(
+                    Feedback(
+                        "gap",
+                        self.session_id,
+                        t_first,
+                        {"gap_s": round(gap_ns / NS_PER_S, 3), "reps_so_far": len(self.events)},
+                    )
+                )
+                fill = round(gap_ns / period_ns)
+                if gap_ns <= MAX_FILL_S * NS_PER_S:
+                    out += self._push(np.repeat(self._last[None, :], fill, axis=0))
+                else:  # too long to bridge: the counter's time jumps, UTC follows this frame
+                    self._clock.append((self._samples / self._fs_hz, t_first))
+            elif t_first < self._next_ns - period_ns / 2:
+                skip = int(round((self._next_ns - t_first) / period_ns))
+                acc = acc[skip:]
+        out += self._push(acc)
+        self._next_ns = (
+            frame.end_ns + round(NS_PER_S / self._fs_hz) if self._fs_hz else frame.end_ns
+        )
+        self.last_data_ns = frame.end_ns
+        out += self.tick(frame.end_ns)
+        return out
+
+    def _push(self, acc: np.ndarray) -> list[Feedback]:
+        if acc.shape[0] == 0:
+            return []
+        assert self._counter is not None
+        self._last = acc[-1].copy()
+        self._samples += acc.shape[0]
+        out: list[Feedback] = []
+        for ev in self._counter.update(acc):
+            out += self._rep_feedback(ev)
+        return out
+
+    def tick(self, now_ns: int) -> list[Feedback]:
+        """Close the current set once no repetition came for a while (``now_ns``: sensor UTC ns).
+
+        The wait is ``min_rest_s + SET_END_GRACE_S``; the ``set_end`` event is stamped with the
+        end of the set's last repetition.
+        """
+        if not self._set_open or not self.events:
+            return []
+        last_end = self._bounds_ns[-1][1]
+        if now_ns - last_end > (self.min_rest_s + SET_END_GRACE_S) * NS_PER_S:
+            return self._close_set(last_end)
+        return []
+
+    def finish(self, end_ns: int, status: str = "complete") -> list[Feedback]:
+        """End the session (``status``: ``complete``, or ``timeout`` when the app vanished)."""
+        if self.status != "running":
+            return []
+        out: list[Feedback] = []
+        if self._counter is not None:
+            for ev in self._counter.finish():
+                out += self._rep_feedback(ev)
+        if self.events:
+            out += self._close_set(self._bounds_ns[-1][1])
+        self.status = status
+        self.end_ns = int(max(end_ns, self.last_data_ns))
+        done = len(self.events)
+        prescribed = (self.target.sets or 0) * (self.target.reps or 0)
+        out.append(
+            Feedback(
+                "session_end",
+                self.session_id,
+                self.end_ns,
+                {
+                    "status": status,
+                    "sets": self._sets_done,
+                    "reps_total": done,
+                    "reps_per_set": self.reps_per_set(),
+                    "reps_prescribed": prescribed or None,
+                    "completion": round(min(1.0, done / prescribed), 3) if prescribed else None,
+                    "gaps": len(self.gaps),
+                },
+            )
+        )
+        return out
+
+    def reps_per_set(self) -> list[int]:
+        """Repetitions counted in each set so far."""
+        n = max((e.set_index for e in self.events), default=-1) + 1
+        return [sum(1 for e in self.events if e.set_index == i) for i in range(n)]
+
+    def record(self) -> SessionRecord:
+        """The session as the store keeps it (sets and repetitions with UTC times)."""
+        sets: list[SetRecord] = []
+        for i in range(max((e.set_index for e in self.events), default=-1) + 1):
+            reps = tuple(
+                RepRecord(
+                    b[0],
+                    b[1],
+                    float(e.duration_s),
+                    float(e.rom_deg) if np.isfinite(e.rom_deg) else None,
+                )
+                for e, b in zip(self.events, self._bounds_ns, strict=True)
+                if e.set_index == i
+            )
+            if reps:
+                sets.append(SetRecord(len(sets), reps[0].start_ns, reps[-1].end_ns, reps))
+        return SessionRecord(
+            session_id=self.session_id,
+            subject=self.subject,
+            exercise=self.exercise,
+            start_ns=self.start_ns,
+            end_ns=self.end_ns if self.end_ns is not None else self.last_data_ns,
+            plan_entry=self.plan_entry,
+            source=f"live:{self.device}",
+            status="complete" if self.status == "running" else self.status,
+            sets=tuple(sets),
+            meta={"device": self.device, "gaps_ns": [list(g) for g in self.gaps]},
+        )

@@ -1,0 +1,174 @@
+"""``adherence session``: a guided exercise session, live.
+
+Two ways in:
+
+``adherence session --ble ADDR|NAME --subject ID --exercise NAME``
+    For a patient at a terminal with a BLE sensor: collects the sensor into the store (the
+    bleak collector) and shows "set 2 of 3 - repetition 7 of 10" as repetitions happen. Stop
+    with Ctrl-C (or ``--duration``); the session is then stored and scored.
+``adherence session --mqtt mqtt://broker:1883``
+    The service for patients' apps: session start/stop events and sensor frames arrive over
+    MQTT, feedback goes back on ``.../feedback`` (see ``docs/mqtt.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from adherence.plan import load_plans
+from adherence.store import Store
+from devices.errors import ConfigError
+from devices.frame import Frame
+from ingest.session import Feedback, LiveSession, Target
+from ingest.session_mqtt import SessionService, SessionServiceSettings, plan_target, save_session
+
+
+class SessionTee:
+    """A store wrapper for the BLE collector: stores frames and feeds them to a live session.
+
+    Everything the collector calls is passed on to the real store; accelerometer frames also go
+    through :meth:`ingest.session.LiveSession.feed` (in time order), and each feedback event is
+    handed to ``on_feedback``.
+    """
+
+    def __init__(self, store: Store, session: LiveSession, on_feedback: Any) -> None:
+        self._store = store
+        self.session = session
+        self.on_feedback = on_feedback
+        self._lock = threading.Lock()
+
+    def put_frames(self, frames: list[Frame]) -> int:
+        n = self._store.put_frames(frames)
+        with self._lock:
+            for f in sorted(frames, key=lambda f: f.start_ns):
+                for fb in self.session.feed(f):
+                    self.on_feedback(fb)
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def run_ble_session(args: argparse.Namespace) -> int:
+    """The ``--ble`` mode: returns the exit code."""
+    from ingest.ble import BleCollector, BleSettings
+
+    plans = load_plans(args.plans) if args.plans else []
+    target = plan_target(plans, args.subject, args.exercise, args.plan_entry)
+    if args.sets or args.reps:
+        target = Target(args.sets or target.sets, args.reps or target.reps)
+    start_ns = time.time_ns()
+    session = LiveSession(
+        args.session_id or f"{args.subject}-{start_ns // 1_000_000_000}",
+        args.subject,
+        args.ble,
+        args.exercise,
+        start_ns,
+        target=target,
+        plan_entry=args.plan_entry,
+    )
+    tty = sys.stdout.isatty()
+
+    def show(fb: Feedback) -> None:
+        if tty and fb.kind == "rep":
+            sys.stdout.write("\r" + fb.text().ljust(60))
+        else:
+            sys.stdout.write(("\n" if tty else "") + fb.text() + "\n")
+        sys.stdout.flush()
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    if args.duration:
+        threading.Timer(args.duration, stop.set).start()
+    with Store(args.store) as store:
+        tee = SessionTee(store, session, show)
+        show(session.start_feedback())
+        collector = BleCollector(BleSettings(device=args.ble, subject=args.subject), tee)
+        try:
+            collector.run_blocking(stop)
+        finally:
+            for fb in session.finish(time.time_ns()):
+                show(fb)
+            save_session(store, session, plans, tuple(args.sink))
+    return 0
+
+
+def run_mqtt_service(args: argparse.Namespace) -> int:
+    """The ``--mqtt`` mode: serve sessions until SIGINT/SIGTERM."""
+    from ingest.mqtt_settings import MqttSettings
+
+    plans = load_plans(args.plans) if args.plans else []
+    settings = SessionServiceSettings(
+        MqttSettings(
+            broker=args.mqtt,
+            prefix=args.prefix,
+            client_id=args.client_id,
+            username=args.username,
+            password_env=args.password_env,
+            password_file=args.password_file,
+            tls_ca=args.tls_ca,
+        ),
+        idle_timeout_s=args.idle_timeout,
+        sinks=tuple(args.sink),
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with Store(args.store) as store:
+        service = SessionService(
+            settings, store, plans, on_feedback=lambda fb: print(f"{fb.session_id}: {fb.text()}")
+        )
+        service.run(stop)
+    return 0
+
+
+def register(sub: Any, groups: Any) -> None:
+    """Add ``adherence session`` to the command line."""
+    p = sub.add_parser(
+        "session",
+        help="a live guided exercise session (BLE sensor at a terminal, or the MQTT service)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--ble", metavar="ADDR|NAME", help="BLE sensor address or advertised name")
+    mode.add_argument(
+        "--mqtt", metavar="URL", help="serve apps over this broker (mqtt[s]://host:port)"
+    )
+    p.add_argument("--store", type=Path, default=Path("adherence.sqlite"), help="store file")
+    p.add_argument("--plans", type=Path, help="care plans (targets and scoring)")
+    p.add_argument("--sink", action="append", default=[], help="outbox sink for score points")
+    ble = p.add_argument_group("--ble mode")
+    ble.add_argument("--subject", help="pseudonymous subject id")
+    ble.add_argument("--exercise", help="exercise-library id, e.g. bridge")
+    ble.add_argument("--plan-entry", help="the care plan's session id")
+    ble.add_argument("--session-id", help="session id (default: subject and start time)")
+    ble.add_argument("--sets", type=int, help="sets to do (default: from the care plan)")
+    ble.add_argument("--reps", type=int, help="repetitions per set (default: from the care plan)")
+    ble.add_argument("--duration", type=float, help="stop after this many seconds")
+    mq = p.add_argument_group("--mqtt mode")
+    mq.add_argument("--prefix", default="adh", help="topic prefix (default: %(default)s)")
+    mq.add_argument("--client-id", default="adherence-sessions", help="MQTT client id")
+    mq.add_argument("--username")
+    mq.add_argument("--password-env", metavar="VAR")
+    mq.add_argument("--password-file", metavar="PATH")
+    mq.add_argument("--tls-ca", metavar="PATH")
+    mq.add_argument(
+        "--idle-timeout", type=float, default=120.0, help="close a silent session after S seconds"
+    )
+
+    def _run(args: argparse.Namespace) -> int:
+        if args.ble:
+            if not args.subject or not args.exercise:
+                raise ConfigError("option", "--ble", "needs --subject and --exercise")
+            return run_ble_session(args)
+        return run_mqtt_service(args)
+
+    p.set_defaults(func=_run)
