@@ -77,9 +77,8 @@ def run_demo(
     with Store(store_path) as store:
         imported = import_recordings(store, recordings, progress=progress)
         bar = Progress(len(plans), "deriving", enabled=progress)
-        derived = {}
         for plan in plans:
-            derived[plan.subject] = derive(store, plan.subject, plan.tz, days=plan.days())
+            derive(store, plan.subject, plan.tz, days=plan.days())
             bar.advance(note=plan.subject)
         # Score as of the last programme day, so the demo gives the same table on any date.
         reports = rescore(store, plans, today=max(p.end_date for p in plans))
@@ -90,21 +89,22 @@ def run_demo(
         )
         print()
         header = (
-            f"{'patient':<8} {'day':<10} {'score':>5} {'sessions':>8} {'reps':>5} {'weekly':>6}"
-            f" {'steps/goal':>10} {'streak':>6} {'since':>5}  flags"
+            f"{'patient':<8} {'day':<10} {'score':>5} {'sessions 7d':>11} {'reps':>5}"
+            f" {'exercise 7d':>11} {'steps/goal 7d':>13} {'streak':>6} {'days since':>10}"
         )
         print(header)
         print("-" * len(header))
         for r in reports:
-            d = derived.get(r.subject)
-            flags = "; ".join(f.reason for f in r.flags) or "none"
+            reps = sum(x.reps for x in store.sessions(r.subject))
             print(
-                f"{r.subject:<8} {r.day.isoformat() if r.day else '-':<10} {_fmt(r.composite, '5.0f'):>5}"
-                f" {r.sessions_done:>3}/{r.sessions_planned:<4} {d.reps if d else 0:>5}"
-                f" {_fmt(r.weekly_exercise_adherence, '6.0%'):>6}"
-                f" {_fmt(r.step_goal_attainment, '10.0%'):>10} {r.streak_days:>6}"
-                f" {_fmt(r.days_since_last_session, 'd'):>5}  {flags}"
+                f"{r.subject:<8} {r.day.isoformat() if r.day else '-':<10}"
+                f" {_fmt(r.composite, '5.0f'):>5} {f'{r.sessions_done}/{r.sessions_planned}':>11}"
+                f" {reps:>5} {_fmt(r.weekly_exercise_adherence, '.0%'):>11}"
+                f" {_fmt(r.step_goal_attainment, '.0%'):>13} {r.streak_days:>6}"
+                f" {_fmt(r.days_since_last_session, 'd'):>10}"
             )
+            for f in r.flags:
+                print(f"{'':<8} ! {f.reason}")
         if verbose:
             print("\ncounted against the recordings' truth:")
             for line in truth_checks(recordings, store):

@@ -203,15 +203,61 @@ def _count_sessions(store: Store, subject: str) -> tuple[int, int]:
     return n_sessions, n_reps
 
 
+def register_event_sessions(store: Store, subject: str) -> int:
+    """Turn session start/stop events received over MQTT into sessions to count in batch.
+
+    A start with its stop, whose session id is not stored yet (the live-session service stores
+    its own), becomes a ``recorded`` session on the event's device; :func:`derive` then counts
+    its repetitions from the stored frames. Sessions still open are left alone. Returns how
+    many sessions were registered.
+    """
+    from ingest.mqtt_events import ensure_events_table, events
+
+    ensure_events_table(store)
+    stops = {e.session_id: e for e in events(store, subject=subject, kind="session_stop")}
+    known = {s.session_id for s in store.sessions(subject)}
+    added = 0
+    for start in events(store, subject=subject, kind="session_start"):
+        stop = stops.get(start.session_id)
+        if start.session_id is None or start.session_id in known or stop is None:
+            continue
+        store.put_session(
+            SessionRecord(
+                session_id=start.session_id,
+                subject=subject,
+                exercise=start.exercise or "unknown",
+                start_ns=start.t_ns,
+                end_ns=max(stop.t_ns, start.t_ns),
+                plan_entry=start.detail.get("plan_entry"),
+                source=f"mqtt:{start.device}",
+                status="recorded",
+                sets=(),
+                meta={"device": start.device},
+            )
+        )
+        known.add(start.session_id)
+        added += 1
+    return added
+
+
 def derive(
-    store: Store, subject: str, tz: ZoneInfo, *, days: Sequence[dt.date] = ()
+    store: Store,
+    subject: str,
+    tz: ZoneInfo,
+    *,
+    days: Sequence[dt.date] = (),
+    start_ns: int | None = None,
+    end_ns: int | None = None,
 ) -> DeriveResult:
     """Compute steps per minute, walking bouts, sessions and daily summaries for ``subject``.
 
     ``tz`` decides local days. Each of ``days`` (e.g. the care plan's days) gets a daily row
     even without any data: 0 wear minutes, not judgeable - "not worn", never "inactive".
+    ``start_ns``/``end_ns`` (UTC ns) limit the work to a window (``adherence serve`` redoes the
+    last days only); daily rows are then written only for local days that start inside it.
     Results are upserts, so running it again gives the same tables.
     """
+    register_event_sessions(store, subject)
     sessions = store.sessions(subject)
     minute_steps: dict[int, int] = defaultdict(int)
     worn_minutes: set[int] = set()
@@ -224,7 +270,9 @@ def derive(
         )
     ]
     for device in devices:
-        t_ns, acc = store.read_stream(subject, StreamKind.ACCEL, device=device)
+        t_ns, acc = store.read_stream(
+            subject, StreamKind.ACCEL, device=device, start_ns=start_ns, end_ns=end_ns
+        )
         keep = _mask_sessions(t_ns, sessions)
         t_ns, acc = t_ns[keep], acc[keep]
         for seg in _segments(t_ns, SEGMENT_GAP_S):
@@ -258,9 +306,19 @@ def derive(
     store.put_bouts(subject, bouts)
 
     n_sessions, n_reps = _count_sessions(store, subject)
-    rows = _daily_rows(store, subject, tz, minute_steps, worn_minutes)
-    seen = {r[0] for r in rows}
+    rows = _daily_rows(store, subject, tz, minute_steps, worn_minutes, start_ns, end_ns)
+    # Days without any data: "not worn" rows, unless the day already has a summary (written by
+    # an earlier run or by another source) - no data now is no reason to forget it.
+    seen = {r[0] for r in rows} | {
+        r[0] for r in store.execute("SELECT day FROM daily_summary WHERE subject=?", (subject,))
+    }
     rows += [(d.isoformat(), 0, 0, 0, False) for d in days if d.isoformat() not in seen]
+    if start_ns is not None:
+        first = _local_day(start_ns, tz)
+        rows = [r for r in rows if r[0] >= first]
+    if end_ns is not None:
+        last = _local_day(end_ns - 1, tz)
+        rows = [r for r in rows if r[0] <= last]
     store.put_daily_summary(subject, sorted(rows))
     return DeriveResult(
         subject, counted, len(minute_rows), len(bouts), len(rows), n_sessions, n_reps
@@ -277,6 +335,8 @@ def _daily_rows(
     tz: ZoneInfo,
     minute_steps: dict[int, int],
     worn_minutes: set[int],
+    start_ns: int | None = None,
+    end_ns: int | None = None,
 ) -> list[tuple[str, int, int, int, bool]]:
     ped_steps: dict[str, int] = defaultdict(int)
     ped_wear: dict[str, float] = defaultdict(float)
@@ -289,7 +349,14 @@ def _daily_rows(
         )
     ]
     for device in devices:
-        t_ns, tot = store.read_stream(subject, StreamKind.STEP_TOTAL, device=device)
+        # one day of history before the window, so its first interval is complete
+        t_ns, tot = store.read_stream(
+            subject,
+            StreamKind.STEP_TOTAL,
+            device=device,
+            start_ns=None if start_ns is None else start_ns - 24 * 3600 * NS_PER_S,
+            end_ns=end_ns,
+        )
         iv = totals_to_intervals(t_ns, tot[:, 0].astype(np.int64))
         for a, b, k in zip(
             iv.start_ns.tolist(), iv.end_ns.tolist(), iv.steps.tolist(), strict=True

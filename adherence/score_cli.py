@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adherence.config import load_config
+from adherence.pipeline import derive
 from adherence.plan import load_plans
 from adherence.scoring import SubjectReport, rescore
 from adherence.store import Store
@@ -63,6 +64,20 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("arguments", "score", "give --config, or both --store and --plans")
     plans = load_plans(plans_path)
     with Store(store_path) as store:
+        wanted = set(args.subject or [p.subject for p in plans])
+        for plan in plans:
+            if plan.subject not in wanted:
+                continue
+            first = args.start or plan.start_date
+            last = args.end or plan.end_date
+            derive(
+                store,
+                plan.subject,
+                plan.tz,
+                days=[d for d in plan.days() if first <= d <= last],
+                start_ns=plan.day_bounds_ns(first)[0],
+                end_ns=plan.day_bounds_ns(last)[1],
+            )
         reports = rescore(
             store,
             plans,

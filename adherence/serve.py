@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from adherence.config import ServeConfig, build_sink, load_config
 from adherence.influx_sink import Sink
 from adherence.outbox import OutboxSender
+from adherence.pipeline import derive
 from adherence.plan import CarePlan, load_plans
 from adherence.scoring import rescore
 from adherence.store import Store
@@ -200,6 +201,14 @@ class _Service:
             for plan in self.plans:
                 today = dt.datetime.now(tz=plan.tz).date()
                 start = today - dt.timedelta(days=self.cfg.lookback_days - 1)
+                derive(
+                    self.store,
+                    plan.subject,
+                    plan.tz,
+                    days=[d for d in plan.days() if start <= d <= today],
+                    start_ns=plan.day_bounds_ns(start)[0],
+                    end_ns=plan.day_bounds_ns(today)[1],
+                )
                 rescore(self.store, [plan], start=start, today=today, sinks=names)
             self.last_scored = time.strftime("%H:%M:%S")
             self.score_error = None

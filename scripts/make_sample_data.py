@@ -38,7 +38,9 @@ START = date(2026, 11, 9)  # a Monday
 DAYS = 14
 G = 9.80665
 
-WALKS = [  # (Oxford recording, subject, programme day index, local hour)
+WALKS: list[
+    tuple[str, str, int, float]
+] = [  # (Oxford recording, subject, programme day index, local hour)
     ("Samsung_Carmelo_Hard_BackPocket_1", "P001", 1, 10),
     ("Nexus_Jamie_Hard_InHand_1", "P001", 8, 17),
     ("Samsung_Carmelo_Hard_NeckPouch_1", "P002", 2, 11),
@@ -79,7 +81,7 @@ DONE = {
 }
 
 # Daily step totals of the synthetic pedometer (None: not worn that day).
-DAILY_STEPS = {
+DAILY_STEPS: dict[str, list[int | None]] = {
     "P001": [5400, 6100, 5200, 7300, 4800, 8200, 6600, 5900, 6400, 5600, 7100, 6800, 5300, 6900],
     "P002": [3900, 4200, 2500, None, 3100, 2800, 1900, 2300, 3600, None, 1500, 2100, 1200, 1800],
 }
@@ -119,10 +121,10 @@ def main() -> int:
     if rec_dir.exists():
         shutil.rmtree(rec_dir)
 
-    for i, (name, subject, day_i, hour) in enumerate(WALKS):
+    for i, (name, subject, day_i, walk_hour) in enumerate(WALKS):
         t_rel, acc_g, steps_rel, fs = oxford_walk(args.datasets, name)
         day = START + timedelta(days=day_i)
-        t0 = utc_ns(day, hour)
+        t0 = utc_ns(day, walk_hour)
         position = name.split("_")[3]
         write_recording(
             rec_dir,
@@ -194,7 +196,7 @@ def main() -> int:
         ts: list[int] = []
         counter: list[int] = []
         total = 31_337 if subject == "P001" else 120_450  # counters run since the device's setup
-        truth = {}
+        truth: dict[str, int | None] = {}
         for day_i, steps in enumerate(totals):
             day = START + timedelta(days=day_i)
             if steps is None:

@@ -17,7 +17,9 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
 def _counts(path: Path) -> dict[str, int]:
     with Store(path) as s:
-        return {t: s.count(t) for t in ("frames", "sessions", "repetitions", "daily_summary", "scores")}
+        return {
+            t: s.count(t) for t in ("frames", "sessions", "repetitions", "daily_summary", "scores")
+        }
 
 
 def test_demo_scores_both_patients_and_is_idempotent(
@@ -41,6 +43,8 @@ def test_demo_scores_both_patients_and_is_idempotent(
     first = _counts(store)
     assert main(["demo", "--store", str(store), "--no-progress"]) == 0
     assert _counts(store) == first
+    again = capsys.readouterr().out
+    assert {line.split()[0]: line for line in again.splitlines() if line.startswith("P00")} == rows
 
 
 def _copy_sample(tmp_path: Path) -> Path:

@@ -73,7 +73,9 @@ def test_invalid_fields_are_named(kw: dict[str, object], field: str, match: str)
 
 def test_wrong_units_refused() -> None:
     with pytest.raises(FrameError, match="needs units"):
-        Frame("P001", "d1", StreamKind.GYRO, T0 + np.arange(2), np.zeros((2, 3)), ("g",) * 3, 50.0, 0)
+        Frame(
+            "P001", "d1", StreamKind.GYRO, T0 + np.arange(2), np.zeros((2, 3)), ("g",) * 3, 50.0, 0
+        )
 
 
 def test_every_stream_kind_has_a_spec() -> None:

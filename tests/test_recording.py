@@ -61,7 +61,9 @@ def _corrupt(tmp_path: Path, how: str) -> Path:
     elif how == "nan":
         csv.write_bytes(gzip.compress(f"t_ns,ax_g,ay_g,az_g\n{T0},0.1,nan,1\n".encode()))
     elif how == "backwards":
-        csv.write_bytes(gzip.compress(f"t_ns,ax_g,ay_g,az_g\n{T0},0,0,1\n{T0 - 5},0,0,1\n".encode()))
+        csv.write_bytes(
+            gzip.compress(f"t_ns,ax_g,ay_g,az_g\n{T0},0,0,1\n{T0 - 5},0,0,1\n".encode())
+        )
     elif how == "bad_json":
         meta.write_text("{not json")
     elif how == "bad_kind":

@@ -43,7 +43,9 @@ def test_read_stream_concatenates_in_time_order(store: Store) -> None:
     t, v = store.read_stream("P001", "accel")
     assert t.size == 100 and np.all(np.diff(t) == 20_000_000)
     assert v[:50, 0].tolist() == [0.0] * 50 and v[50:, 0].tolist() == [1.0] * 50
-    t2, _ = store.read_stream("P001", "accel", start_ns=T0 + 10 * 20_000_000, end_ns=T0 + 60 * 20_000_000)
+    t2, _ = store.read_stream(
+        "P001", "accel", start_ns=T0 + 10 * 20_000_000, end_ns=T0 + 60 * 20_000_000
+    )
     assert t2.size == 50 and t2[0] == T0 + 10 * 20_000_000
 
 
@@ -58,7 +60,12 @@ def test_failed_transaction_leaves_nothing(store: Store) -> None:
 def test_dead_letter_keeps_payload_and_reason(store: Store) -> None:
     i = store.dead_letter("mqtt:a/b", "truncated frame", b"\x01\x02", {"offset": 2})
     (dl,) = store.dead_letters("mqtt:")
-    assert (dl.id, dl.reason, dl.payload, dl.context) == (i, "truncated frame", b"\x01\x02", {"offset": 2})
+    assert (dl.id, dl.reason, dl.payload, dl.context) == (
+        i,
+        "truncated frame",
+        b"\x01\x02",
+        {"offset": 2},
+    )
     assert store.dead_letters("ble:") == []
 
 
@@ -78,8 +85,18 @@ def test_outbox_is_fifo_and_reject_moves_to_dead_letter(store: Store) -> None:
 
 def test_session_roundtrip_and_replace(store: Store) -> None:
     rep = RepRecord(T0, T0 + 2_000_000_000, 2.0, 25.0)
-    s = SessionRecord("s1", "P001", "bridge", T0, T0 + 10**10, "core-a", "batch", "complete",
-                      (SetRecord(0, T0, T0 + 10**10, (rep, rep)),), {"k": 1})
+    s = SessionRecord(
+        "s1",
+        "P001",
+        "bridge",
+        T0,
+        T0 + 10**10,
+        "core-a",
+        "batch",
+        "complete",
+        (SetRecord(0, T0, T0 + 10**10, (rep, rep)),),
+        {"k": 1},
+    )
     store.put_session(s)
     store.put_session(s)
     (got,) = store.sessions("P001")
