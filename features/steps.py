@@ -24,7 +24,8 @@ parameter set for wrist, hip, lower back and a phone in the hand, a pocket or a 
    dominates the signal of a phone in a back pocket).
 6. **Walk gating**: steps count only in runs of ``min_run_steps`` with gaps of at most
    ``max_step_gap_s`` ([2]_ gate on walking before counting), which rejects isolated movements;
-   a first interval much shorter than the walk's is a weight shift and its peak is dropped.
+   a first interval much shorter than the walk's, or a first peak much lower than the next
+   ones, is a weight shift (or a pre-walk movement) and its peak is dropped.
 7. **Closing step**: a walk that ends in a pause gets one step one interval after its last
    step (the step that brings the feet together is almost invisible at the lower back).
 
@@ -125,6 +126,13 @@ class StepParams:
     initiation_ratio:
         When a walk is confirmed, a first interval below this fraction of the median of the
         next ones is a weight shift: the first peak is dropped (0 disables).
+    initiation_height:
+        When a walk is confirmed, a first peak lower than this fraction of the median height of
+        the next ones is a weight shift or a pre-walk movement: it is dropped (0 disables).
+    closing_min_height:
+        The closing step is not added when the last step of the walk is lower than this
+        fraction of the median height of the walk's previous steps (that weak step was the
+        closing step).
     min_run_steps:
         Minimum number of consecutive steps of a walk; shorter runs are discarded.
     max_step_gap_s:
@@ -152,6 +160,8 @@ class StepParams:
     stride_rescue: float = 0.7
     stride_min_s: float = 0.9
     initiation_ratio: float = 0.7
+    initiation_height: float = 0.3
+    closing_min_height: float = 0.3
     min_run_steps: int = 6
     max_step_gap_s: float = 1.5
     time_offset_s: float = 0.0
@@ -598,11 +608,21 @@ class StepCounter:
 
     def _emit(self, out: list[float]) -> None:
         if self._run_confirmed or len(self._pending) >= self.params.min_run_steps:
-            if not self._run_confirmed and self.params.initiation_ratio > 0:
+            p = self.params
+            if not self._run_confirmed and (p.initiation_ratio > 0 or p.initiation_height > 0):
                 # gait initiation: a weight shift before the first landing shows as a peak
                 # much closer to the next one than the walk's step interval
+                # (or as a peak much lower than the next ones: Oxford and IPOL walks start
+                # from standing, and the shift shows at 15-30 % of the step peaks)
                 d = np.diff(self._pending)
-                if d.size >= 3 and d[0] < self.params.initiation_ratio * float(np.median(d[1:])):
+                h = self._heights
+                if d.size >= 3 and (
+                    d[0] < self.params.initiation_ratio * float(np.median(d[1:]))
+                    or (
+                        len(h) >= 4
+                        and h[0] < self.params.initiation_height * float(np.median(h[1:]))
+                    )
+                ):
                     self._pending.pop(0)
             out.extend(self._pending)
             self._pending.clear()
@@ -616,7 +636,8 @@ class StepCounter:
             and self._last_interval_s <= self._max_gap
             and (
                 len(self._heights) < 2
-                or self._heights[-1] >= 0.3 * float(np.median(self._heights[:-1]))
+                or self._heights[-1]
+                >= self.params.closing_min_height * float(np.median(self._heights[:-1]))
             )
         ):
             # gait termination: the last step, bringing the feet together, barely shows; it is

@@ -372,10 +372,19 @@ def test_all_nan_with_gap_policy_is_empty() -> None:
 
 
 def synthetic_limp(
-    n_steps: int, seed: int, *, short_s: float, long_s: float, amp2: float, shift: bool
+    n_steps: int,
+    seed: int,
+    *,
+    short_s: float,
+    long_s: float,
+    amp2: float,
+    shift: bool,
+    shift_before_s: float = 0.3,
+    shift_amp: float = 0.2,
 ) -> npt.NDArray[np.float64]:
     """Walk with alternating step intervals and heights (one leg dominates), optionally with a
-    weight shift 0.3 s before the first step; last step weak (closing step)."""
+    weight shift (a ``shift_amp`` g pulse ``shift_before_s`` before the first step); last step
+    weak (closing step)."""
     rng = np.random.default_rng(seed)
     fs, pad = 100.0, 5.0
     steps = pad + np.r_[0, np.cumsum(np.where(np.arange(n_steps - 1) % 2 == 0, short_s, long_s))]
@@ -388,7 +397,7 @@ def synthetic_limp(
             - 0.12 * np.exp(-0.5 * ((t - s - 0.2) / 0.08) ** 2)
         )
     if shift:
-        vert += 0.2 * np.exp(-0.5 * ((t - (steps[0] - 0.3)) / 0.06) ** 2)
+        vert += shift_amp * np.exp(-0.5 * ((t - (steps[0] - shift_before_s)) / 0.06) ** 2)
     sway = 0.05 * np.sin(2 * np.pi * t / (short_s + long_s))
     body = np.c_[sway, np.zeros_like(t), vert] + 0.02 * rng.standard_normal((t.size, 3))
     accel: npt.NDArray[np.float64] = body @ _rotation(rng).T
@@ -406,3 +415,62 @@ def test_limp_counts_both_legs(seed: int, amp2: float) -> None:
 def test_weight_shift_before_walk_is_not_a_step(seed: int) -> None:
     accel = synthetic_limp(60, seed, short_s=0.55, long_s=0.55, amp2=1.0, shift=True)
     assert count_steps(accel, 100.0).count == 60
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_weak_peak_before_walk_is_not_a_step(seed: int) -> None:
+    # a weight shift 0.6 s before the first step (longer than the 0.55 s step interval, so the
+    # interval rule cannot see it) at 0.1 g, 0.29 x a step impact: dropped by its height
+    accel = synthetic_limp(
+        60, seed, short_s=0.55, long_s=0.55, amp2=1.0, shift=True, shift_before_s=0.6, shift_amp=0.1
+    )
+    assert count_steps(accel, 100.0).count == 60
+    assert count_steps(accel, 100.0, params=StepParams(initiation_height=0.0)).count == 61
+
+
+# --------------------------------------------------------------------------- benchmark truth
+
+
+def _switch_states(
+    contacts_s: list[float], dur_s: float, *, stance_s: float = 0.3
+) -> npt.NDArray[np.float64]:
+    """Foot-switch state sampled every 0.01 s: closed for ``stance_s`` from each contact."""
+    t = np.arange(int(round(dur_s * 100))) / 100
+    x = np.zeros_like(t)
+    for c in contacts_s:
+        x[(t >= c - 1e-9) & (t < c + stance_s - 1e-9)] = 1.0
+    return x
+
+
+@pytest.mark.parametrize(
+    ("left_s", "right_s", "chatter", "restored", "expected_s"),
+    [
+        # clean alternation at 0.5 s per step (stride 1 s): unchanged
+        ([1, 2, 3, 4, 5], [1.5, 2.5, 3.5, 4.5], 0, 0, [1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5]),
+        # the left switch opens for 0.05 s during stance at 3.1 s: one contact dropped
+        ([1, 2, 3, 3.15, 4, 5], [1.5, 2.5, 3.5, 4.5], 1, 0, [1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5]),
+        # the right switch misses its contact at 3.5 s: restored half-way between 3 and 4
+        ([1, 2, 3, 4, 5], [1.5, 2.5, 4.5], 0, 1, [1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5]),
+        # a 3 s pause then the same foot again: nothing inserted
+        ([1, 2, 3, 6, 7], [1.5, 2.5, 6.5], 0, 0, [1, 1.5, 2, 2.5, 3, 6, 6.5, 7]),
+    ],
+)
+def test_foot_switch_steps_repairs_chatter_and_missed_contacts(
+    left_s: list[float],
+    right_s: list[float],
+    chatter: int,
+    restored: int,
+    expected_s: list[float],
+) -> None:
+    from benchmarks.steps_common import foot_switch_steps
+
+    dur_s = 8.0
+    t_ns = np.arange(int(dur_s * 100), dtype=np.int64) * 10_000_000
+    if chatter:  # the chattering contact re-closes a still-closed switch: open it briefly
+        left = _switch_states([c for c in left_s if c != 3.15], dur_s)
+        left[(t_ns >= 3.10e9) & (t_ns < 3.15e9)] = 0.0
+    else:
+        left = _switch_states(left_s, dur_s)
+    res = foot_switch_steps(t_ns, left, _switch_states(right_s, dur_s))
+    assert (res.chatter, res.restored) == (chatter, restored)
+    np.testing.assert_allclose(res.times_ns / 1e9, expected_s, atol=0.011)
