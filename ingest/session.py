@@ -144,7 +144,8 @@ class LiveSession:
         self._clock: list[tuple[float, int]] = []
         self._samples = 0
         self._last = np.zeros(3)
-        self._next_ns: int | None = None
+        self._next_ns: int | None = None  # UTC ns expected of the next sample
+        self._next_key: int | None = None  # the same on the clock used for continuity
         self._set_open = False
         self._sets_done = 0
         self.last_data_ns = self.start_ns
@@ -243,17 +244,26 @@ class LiveSession:
         out: list[Feedback] = []
         acc = frame.values
         t_first = frame.start_ns
+        # Continuity is judged on the device clock where there is one: its sample spacing is
+        # exact, while the aligned UTC time moves a little as the clock estimate improves.
+        clock = frame.device_t_ns if frame.device_t_ns is not None else frame.t_ns
+        k_first, k_last = int(clock[0]), int(clock[-1])
         if self._counter is None:
             self._fs_hz = fs
             self._counter = self._new_counter(fs)
             self._clock.append((0.0, t_first))
         else:
-            assert self._next_ns is not None and self._fs_hz is not None
+            assert self._next_key is not None and self._next_ns is not None
+            assert self._fs_hz is not None
             period_ns = NS_PER_S / self._fs_hz
-            if frame.end_ns < self._next_ns - period_ns / 2:
-                return []  # already fed: a duplicate or late frame
-            if t_first > self._next_ns + (GAP_MIN_PERIODS - 1) * period_ns:
-                gap_ns = t_first - self._next_ns
+            if k_last < self._next_key - period_ns / 2:
+                if k_first < self._next_key - NS_PER_S and t_first >= self._next_ns - NS_PER_S:
+                    # the device clock restarted (a reboot) while UTC moved on: re-anchor it
+                    self._next_key = k_first - max(0, t_first - self._next_ns)
+                else:
+                    return []  # already fed: a duplicate or late frame
+            if k_first > self._next_key + (GAP_MIN_PERIODS - 1) * period_ns:
+                gap_ns = k_first - self._next_key
                 self.gaps.append((self._next_ns, t_first))
                 out.append(
                     Feedback(
@@ -268,13 +278,13 @@ class LiveSession:
                     out += self._push(np.repeat(self._last[None, :], fill, axis=0))
                 else:  # too long to bridge: the counter's time jumps, UTC follows this frame
                     self._clock.append((self._samples / self._fs_hz, t_first))
-            elif t_first < self._next_ns - period_ns / 2:
-                skip = int(round((self._next_ns - t_first) / period_ns))
+            elif k_first < self._next_key - period_ns / 2:
+                skip = int(round((self._next_key - k_first) / period_ns))
                 acc = acc[skip:]
         out += self._push(acc)
-        self._next_ns = (
-            frame.end_ns + round(NS_PER_S / self._fs_hz) if self._fs_hz else frame.end_ns
-        )
+        step = round(NS_PER_S / fs)
+        self._next_key = k_last + step
+        self._next_ns = frame.end_ns + step
         self.last_data_ns = frame.end_ns
         out += self.tick(frame.end_ns)
         return out

@@ -298,3 +298,37 @@ def test_serve_runs_live_sessions_from_its_config(tmp_path: Path, mosquitto: Mos
         assert s.session_id == "srv" and s.reps == 20
         # the collector of the same service stored the raw frames too
         assert store.count("frames") == len(accel_frames(rec(BRIDGE)))
+
+
+def _with_clocks(frames: list[Frame], jitter_ns: list[int], reset_at: int | None) -> list[Frame]:
+    """The frames with a device clock (exact spacing; restarted at frame ``reset_at``) and an
+    aligned UTC time that wobbles by ``jitter_ns`` per frame, as a clock estimate does."""
+    from devices.frame import make_frame
+
+    out = []
+    for i, f in enumerate(frames):
+        device = f.t_ns - frames[0].start_ns + 10**12
+        if reset_at is not None and i >= reset_at:
+            device = device - 10**12 + 5 * 10**9  # rebooted: device time starts near 0 again
+        out.append(
+            make_frame(
+                f.subject,
+                f.device,
+                f.stream,
+                f.t_ns + jitter_ns[i % len(jitter_ns)],
+                f.values,
+                fs_hz=f.fs_hz,
+                seq=f.seq,
+                device_t_ns=device,
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("reset_at", [None, 300])
+def test_continuity_follows_the_device_clock(reset_at: int | None) -> None:
+    r = rec(BRIDGE)
+    frames = _with_clocks(accel_frames(r), [0, 15_000_000, -12_000_000, 25_000_000], reset_at)
+    s, kinds = run_session(r, frames)
+    assert "gap" not in kinds and s.gaps == []
+    assert s.reps_per_set() == [10, 10]
