@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import threading
 import time
@@ -23,14 +24,16 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from adherence.plan import load_plans
-from adherence.store import Store
-from devices.frame import StreamKind
-from devices.mqtt_wire import encode_imu_frame, encode_session_event, topic_for
-from devices.recording import Recording, list_recordings, read_recording
-from ingest.mqtt_settings import MqttSettings
-from ingest.session_mqtt import SessionService, SessionServiceSettings
-from tests.services import Mosquitto
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.services: the brokers
+
+from adherence.plan import load_plans  # noqa: E402
+from adherence.store import Store  # noqa: E402
+from devices.frame import StreamKind  # noqa: E402
+from devices.mqtt_wire import encode_imu_frame, encode_session_event, topic_for  # noqa: E402
+from devices.recording import Recording, list_recordings, read_recording  # noqa: E402
+from ingest.mqtt_settings import MqttSettings  # noqa: E402
+from ingest.session_mqtt import SessionService, SessionServiceSettings  # noqa: E402
+from tests.services import Mosquitto  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

@@ -157,6 +157,33 @@ class SeqTracker:
         self._advance(st)
 
 
+def make_client(settings: MqttSettings, *, manual_ack: bool = False) -> mqtt.Client:
+    """A paho 2.x MQTT 5 client for ``settings``: client id, credentials, TLS, reconnect delay.
+
+    Raises CollectorError when the TLS files cannot be loaded; the password is read from its
+    environment variable or file here (ConfigError if it is missing).
+    """
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=settings.client_id,
+        protocol=mqtt.MQTTv5,
+        manual_ack=manual_ack,
+    )
+    user = settings.username or settings.url_username
+    password = settings.password()
+    if user is not None or password is not None:
+        client.username_pw_set(user or "", password)
+    if settings.tls:
+        try:
+            client.tls_set(
+                ca_certs=settings.tls_ca, certfile=settings.tls_cert, keyfile=settings.tls_key
+            )
+        except (OSError, ValueError) as exc:
+            raise CollectorError("tls", settings.broker, f"cannot load TLS files: {exc}") from exc
+    client.reconnect_delay_set(1, 10)
+    return client
+
+
 class MqttCollector:
     """Collects every message under ``settings.prefix`` into ``store``.
 
@@ -248,23 +275,7 @@ class MqttCollector:
 
     # -- consumer side ----------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
-        s = self.settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        user = s.username or s.url_username
-        password = s.password()
-        if user is not None or password is not None:
-            client.username_pw_set(user or "", password)
-        if s.tls:
-            try:
-                client.tls_set(ca_certs=s.tls_ca, certfile=s.tls_cert, keyfile=s.tls_key)
-            except (OSError, ValueError) as exc:
-                raise CollectorError("tls", s.broker, f"cannot load TLS files: {exc}") from exc
-        client.reconnect_delay_set(1, 10)
+        client = make_client(self.settings, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -34,6 +33,7 @@ from adherence.plan import CarePlan
 from adherence.store import Store
 from devices.errors import AdherenceError, CollectorError
 from devices.mqtt_wire import DeviceEvent, decode_payload, parse_topic, topic_for
+from ingest.mqtt import make_client
 from ingest.mqtt_settings import MqttSettings
 from ingest.session import Feedback, LiveSession, Target
 
@@ -193,18 +193,10 @@ class SessionService:
     def run(self, stop: threading.Event) -> None:
         """Serve sessions until ``stop`` is set; running sessions are then closed and stored."""
         s = self.settings.mqtt
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=mqtt.MQTTv5
-        )
-        user, password = s.username or s.url_username, s.password()
-        if user is not None or password is not None:
-            client.username_pw_set(user or "", password)
-        if s.tls:
-            client.tls_set(ca_certs=s.tls_ca, certfile=s.tls_cert, keyfile=s.tls_key)
+        client = make_client(s)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
-        client.reconnect_delay_set(1, 10)
         try:
             client.connect_async(s.host, s.port, keepalive=s.keepalive_s, clean_start=True)
         except (OSError, ValueError) as exc:
