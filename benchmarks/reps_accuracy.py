@@ -6,7 +6,9 @@
 2. Leave-one-participant-out on the unique recordings (23 files are copies of one another under
    two participant letters and are dropped first, or they would leak across folds): the few
    engine parameters a grid could tune are chosen on four participants and scored on the fifth.
-3. Synthetic sessions of the ten rehab exercises (features/synthetic.py, known counts), without
+3. Guided mode (``guided=True``) on the real squat and deadlift sets and on the rest files,
+   with the closest library profiles (squat, hip_hinge).
+4. Synthetic sessions of the ten rehab exercises (features/synthetic.py, known counts), without
    and with the exercise profile, counted per set by ``segment_session``.
 
 Run: ``python -m benchmarks.reps_accuracy`` (``ADHERENCE_DATASETS`` overrides the data folder).
@@ -155,6 +157,49 @@ def leave_one_participant_out(recs: list[MetaMotionRecording]) -> None:
     print(f"LOPO pooled: exact {exact:.1%} within1 {w1:.1%} MAE {mae:.2f}")
 
 
+def guided_real(recs: list[MetaMotionRecording]) -> None:
+    """Guided mode on the real data, with the closest library profiles (squat for the barbell
+    squat, hip_hinge for the deadlift): the sets, and the rest files, which must count 0."""
+    profiles = {"squat": "squat", "dead": "hip_hinge"}
+    print("== guided mode on metamotion_barbell (squat -> 'squat', deadlift -> 'hip_hinge') ==")
+    for guided, placement in ((False, None), (True, None), (True, "wrist")):
+        pairs = [
+            (
+                count_reps(
+                    rec.accel_g,
+                    rec.fs_hz,
+                    rec.gyro_dps,
+                    profile=profiles[rec.exercise],
+                    guided=guided,
+                    placement=placement,
+                ).count,
+                rec.expected_reps,
+            )
+            for rec in recs
+            if rec.exercise in profiles
+        ]
+        exact, w1, mae = _score(pairs)
+        rests = {
+            prof: [
+                count_reps(
+                    rec.accel_g,
+                    rec.fs_hz,
+                    rec.gyro_dps,
+                    profile=prof,
+                    guided=guided,
+                    placement=placement,
+                ).count
+                for rec in recs
+                if rec.expected_reps == 0
+            ]
+            for prof in ("squat", "hip_hinge")
+        }
+        print(
+            f"guided={guided!s:5s} placement={placement!s:5s} squat+deadlift sets {len(pairs)}:"
+            f" exact {exact:.1%} within1 {w1:.1%} MAE {mae:.2f}; rest files counted {rests}"
+        )
+
+
 def synthetic() -> None:
     """Per-set accuracy on synthetic sessions of every rehab exercise."""
     print("== synthetic rehab sessions (50 Hz, sets of 8/10/12, 3 seeds), per set ==")
@@ -197,6 +242,8 @@ def main() -> int:
         real_data(unique, f"{len(unique)} unique recordings (copies under two letters dropped)")
         print()
         leave_one_participant_out(unique)
+        print()
+        guided_real(unique)
         print()
     else:
         print(f"metamotion_barbell not found at {folder}; skipping real data")

@@ -1,4 +1,6 @@
-"""Shared loading for the repetition benchmarks: the ``metamotion_barbell`` recordings.
+"""Shared data for the repetition benchmarks and tests: the ``metamotion_barbell`` recordings,
+and activity (random walk, fidgeting, a water bottle, standing up) put into the rests of a
+synthetic session (:func:`with_rest_activity`).
 
 Labels come from the protocol (heavy set = 5 repetitions, medium = 10, rest files = 0), never
 from a counter. The gyroscope (25 Hz) is linearly interpolated onto the accelerometer timeline
@@ -9,11 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial.transform import Rotation
+
+from features.synthetic import SynthRecording
 
 _NAME = re.compile(
     r"^(?P<participant>[A-Z])-(?P<exercise>[a-z]+)-(?P<category>heavy|medium|sitting|standing)"
@@ -104,3 +109,87 @@ def unique_recordings(recs: list[MetaMotionRecording]) -> list[MetaMotionRecordi
         seen.add(key)
         out.append(rec)
     return out
+
+
+#: Kinds of activity :func:`with_rest_activity` puts into the rests of a synthetic session.
+REST_ACTIVITIES = ("quiet", "random_walk", "fidget", "water_bottle", "stand_up")
+
+
+def _ramp(t_s: NDArray[np.float64], t0_s: float, dur_s: float) -> NDArray[np.float64]:
+    """0 before ``t0_s``, 1 after ``t0_s + dur_s``, a raised cosine in between."""
+    u = np.clip((t_s - t0_s) / dur_s, 0.0, 1.0)
+    return 0.5 * (1.0 - np.cos(np.pi * u))
+
+
+def _unit(rng: np.random.Generator) -> NDArray[np.float64]:
+    v = rng.normal(size=3)
+    return v / np.linalg.norm(v)
+
+
+def _rest_rotation(
+    kind: str, t_s: NDArray[np.float64], fs_hz: float, rng: np.random.Generator
+) -> Rotation:
+    """Extra rotation of the sensor (its own frame) over one rest whose local time is ``t_s``
+    (seconds); identity at both ends of the rest."""
+    n = t_s.size
+    dur = float(t_s[-1]) if n else 0.0
+    taper = _ramp(t_s, 0.0, 2.0) * (1.0 - _ramp(t_s, dur - 2.0, 2.0))
+    if kind == "random_walk":  # orientation drifts (~3 deg/sqrt(s)) and comes back at the end
+        rv = np.cumsum(rng.normal(0.0, np.radians(3.0) / np.sqrt(fs_hz), (n, 3)), axis=0)
+        rv -= np.outer(t_s / max(dur, 1e-9), rv[-1])  # a Brownian bridge: ends where it began
+        return Rotation.from_rotvec(rv * taper[:, None])
+    if kind == "fidget":  # small restless movements: one every ~3 s, 3-10 deg, 0.4-2 s, back
+        rv = np.zeros((n, 3))
+        t0 = 1.0
+        while t0 < dur - 3.0:
+            d = rng.uniform(0.4, 2.0)
+            bump = _ramp(t_s, t0, d / 2) - _ramp(t_s, t0 + d / 2, d / 2)
+            rv += np.radians(rng.uniform(3.0, 10.0)) * bump[:, None] * _unit(rng)
+            t0 += d + rng.exponential(2.0)
+        return Rotation.from_rotvec(rv * taper[:, None])
+    if kind == "water_bottle":  # reach (70 deg), bring to the mouth (50 deg), drink, put back
+        t0 = rng.uniform(2.0, max(2.0, dur - 14.0))
+        a1, a2 = _unit(rng), _unit(rng)
+        th1 = np.radians(70.0) * (_ramp(t_s, t0, 1.2) - _ramp(t_s, t0 + 8.2, 1.2))
+        th2 = np.radians(50.0) * (_ramp(t_s, t0 + 1.7, 1.0) - _ramp(t_s, t0 + 5.7, 1.5))
+        return Rotation.from_rotvec(th1[:, None] * a1) * Rotation.from_rotvec(th2[:, None] * a2)
+    if kind == "stand_up":  # get up (80 deg), stand and shift weight, lie/sit down again
+        t0 = rng.uniform(2.0, max(2.0, dur - 16.0))
+        th = np.radians(80.0) * (_ramp(t_s, t0, 2.5) - _ramp(t_s, t0 + 11.0, 2.5))
+        sway = np.radians(4.0) * np.sin(2 * np.pi * 0.3 * t_s) * (th / np.radians(80.0))
+        return Rotation.from_rotvec(th[:, None] * _unit(rng)) * Rotation.from_rotvec(
+            sway[:, None] * _unit(rng)
+        )
+    return Rotation.identity(n)
+
+
+def with_rest_activity(rec: SynthRecording, kind: str, seed: int = 0) -> SynthRecording:
+    """A copy of a synthetic session with ``kind`` of activity in every rest between sets.
+
+    The activity rotates the sensor: the measured specific force (g) is turned by the inverse
+    rotation and the rotation's own body rate is added to the gyroscope (deg/s). ``stand_up``
+    also adds a 1.8 Hz, 0.15 g vertical bounce while standing (a few steps). Rests keep 3 s
+    of quiet at each end. ``quiet`` returns the session unchanged.
+    """
+    if kind not in REST_ACTIVITIES:
+        raise ValueError(f"unknown rest activity {kind!r}; choose one of {REST_ACTIVITIES}")
+    rng = np.random.default_rng(seed)
+    acc, gyr = rec.accel_g.copy(), rec.gyro_dps.copy()
+    fs = rec.fs_hz
+    for (_, a_s), (b_s, _) in zip(rec.set_bounds_s[:-1], rec.set_bounds_s[1:], strict=True):
+        i0, i1 = int((a_s + 3.0) * fs), int((b_s - 3.0) * fs)
+        if kind == "quiet" or i1 - i0 < 2:
+            continue
+        t = np.arange(i1 - i0) / fs
+        rot = _rest_rotation(kind, t, fs, rng)
+        inv = rot.inv()
+        acc[i0:i1] = inv.apply(acc[i0:i1])
+        rate = (rot[:-1].inv() * rot[1:]).as_rotvec() * fs  # body rate, rad/s
+        rate = np.vstack([rate, rate[-1:]])
+        gyr[i0:i1] = inv.apply(gyr[i0:i1]) + np.degrees(rate)
+        if kind == "stand_up":
+            up = inv.apply(rec.accel_g[i0:i1])  # the gravity direction, sensor frame
+            standing = np.linalg.norm(rot.as_rotvec(), axis=1) > np.radians(70.0)
+            bounce = 0.15 * np.sin(2 * np.pi * 1.8 * t) * standing
+            acc[i0:i1] += bounce[:, None] * up / np.linalg.norm(up, axis=1, keepdims=True)
+    return replace(rec, accel_g=acc, gyro_dps=gyr)

@@ -97,10 +97,36 @@ def resolve_profile(profile: ExerciseProfile | str | None) -> ExerciseProfile | 
     )
 
 
+#: Guided mode: a range of motion is plausible within these factors of the profile's range
+#: (lowest and highest over its placements; the sensor placement is not known).
+GUIDED_ROM_FACTORS = (0.5, 1.5)
+#: Guided mode confirms a trough after this long without a new minimum, seconds (normal
+#: mode: 0.25 s). Shorter is faster; on the barbell recordings (normal mode) it cost a set.
+GUIDED_TROUGH_FLAT_S = 0.15
+
+
 def make_params(
-    profile: ExerciseProfile | None, min_rep_s: float | None, max_rep_s: float | None
+    profile: ExerciseProfile | None,
+    min_rep_s: float | None,
+    max_rep_s: float | None,
+    *,
+    guided: bool = False,
+    placement: str | None = None,
 ) -> EngineParams:
-    """Engine parameters: the profile narrows the repetition duration range (x0.7 .. x1.3)."""
+    """Engine parameters: the profile narrows the repetition duration range (x0.7 .. x1.3).
+
+    ``guided=True`` (needs a profile) lets a single cycle be reported before a run confirms
+    it when its duration is within the profile's ``rep_duration_s`` (s) and its range of motion
+    within :data:`GUIDED_ROM_FACTORS` of the profile's ``rom_deg`` (degrees): of the given
+    sensor ``placement`` (a key of the profile's ``rom_deg``), else lowest to highest over all.
+    """
+    if not isinstance(guided, bool):
+        raise InputError("guided", "", f"expected True or False, got {type(guided).__name__}")
+    if guided and profile is None:
+        raise InputError("guided", "", "guided mode needs the exercise profile (profile=...)")
+    if placement is not None and (profile is None or placement not in profile.rom_deg):
+        known = ", ".join(profile.rom_deg) if profile is not None else "none without a profile"
+        raise InputError("placement", "", f"unknown placement {placement!r}; known: {known}")
     lo, hi = DEFAULT_REP_RANGE_S
     if profile is not None:
         lo, hi = 0.7 * profile.rep_duration_s[0], 1.3 * profile.rep_duration_s[1]
@@ -110,7 +136,19 @@ def make_params(
         raise InputError(
             "min_rep_s", "", f"need 0.2 <= min_rep_s < max_rep_s <= 60 s, got {lo}, {hi}"
         )
-    return EngineParams(min_rep_s=lo, max_rep_s=hi)
+    if not guided or profile is None:
+        return EngineParams(min_rep_s=lo, max_rep_s=hi)
+    ranges = [profile.rom_deg[placement]] if placement else list(profile.rom_deg.values())
+    rom_lo = min(r[0] for r in ranges) * GUIDED_ROM_FACTORS[0]
+    rom_hi = max(r[1] for r in ranges) * GUIDED_ROM_FACTORS[1]
+    return EngineParams(
+        min_rep_s=lo,
+        max_rep_s=hi,
+        guided=True,
+        guided_rep_s=(float(profile.rep_duration_s[0]), float(profile.rep_duration_s[1])),
+        guided_rom_deg=(rom_lo, rom_hi),
+        trough_flat_s=GUIDED_TROUGH_FLAT_S,
+    )
 
 
 def rom_deg(accel_g: Array, gyro_dps: Array | None, fs_hz: float, start: int, end: int) -> float:

@@ -21,9 +21,12 @@ Steps
    consecutive cycles whose end-to-end periods are within ``dur_ratio``, amplitudes within
    ``amp_ratio``, durations within the expected range, and whose projection autocorrelates
    (>= ``min_autocorr`` at the median period, RecoFit's periodicity test). The first cycles of
-   a run are reported when the run is confirmed. Much smaller or much shorter cycles inside a
-   run are fragments of a repetition and are merged into the next cycle. Isolated movements
-   are never counted.
+   a run are reported when the run is confirmed, with up to ``max_back`` earlier pending cycles
+   consistent with the run. Much smaller or much shorter cycles inside a run are fragments of
+   a repetition and are merged into the next cycle. Isolated movements are never counted,
+   except in guided mode (``guided``): there a cycle outside a run that is plausible for the
+   known exercise (duration, range of motion via ``rom_fn``, and amplitude and axis close to
+   the last run's) is reported as soon as it ends.
 5. Reported times are moved back by the band-pass group delay at 0.4 Hz.
 """
 
@@ -61,7 +64,7 @@ class EngineParams:
     trough_rise_frac: float = 0.3
     trough_flat_s: float = 0.25
     floor: float = 0.035
-    dur_ratio: float = 2.0
+    dur_ratio: float = 2.5
     amp_ratio: float = 3.0
     min_run: int = 3
     min_autocorr: float = 0.3
@@ -69,6 +72,20 @@ class EngineParams:
     frag_period_frac: float = 0.65
     settle_s: float = 2.0
     start_frac: float = 0.15
+    #: Earlier pending cycles (at most) that join a run when it is confirmed, if consistent.
+    max_back: int = 1
+    #: A first cycle starts no earlier than the last local minimum below 0.5 h before it.
+    start_at_min: bool = True
+    #: Guided mode (the exercise is known and the patient has started it): a cycle outside a
+    #: run is reported at once when it is plausible for the exercise: duration within
+    #: ``guided_rep_s``, range of motion within ``guided_rom_deg`` (needs ``rom_fn``), and,
+    #: once a run has been seen in the stream, amplitude within ``guided_amp_ratio`` of that
+    #: run's and principal axis within ``acos(guided_axis_cos)`` of that run's axis.
+    guided: bool = False
+    guided_rep_s: tuple[float, float] = (0.0, math.inf)
+    guided_rom_deg: tuple[float, float] = (0.0, math.inf)
+    guided_amp_ratio: float = 1.5
+    guided_axis_cos: float = 0.8
 
 
 @dataclass
@@ -87,14 +104,26 @@ class _Cycle:
     start: int
     end: int
     amplitude: float
+    reported: bool = False
 
 
 class RepEngine:
     """Causal repetition engine (see module docstring). Inputs are validated by callers."""
 
-    def __init__(self, fs_hz: float, params: EngineParams) -> None:
+    def __init__(
+        self,
+        fs_hz: float,
+        params: EngineParams,
+        rom_fn: Callable[[int, int], float] | None = None,
+    ) -> None:
         self.fs_hz = fs_hz
         self.p = params
+        # Range of motion (degrees) of absolute samples [start, end], for guided mode.
+        self._rom_fn = rom_fn
+        self._g_lo_n = params.guided_rep_s[0] * fs_hz
+        self._g_hi_n = params.guided_rep_s[1] * fs_hz
+        self._ref_amp = 0.0  # median amplitude of the last run (0: none yet)
+        self._ref_axis = np.zeros(3)
         nyq = 0.5 * fs_hz
         hp_hz = 0.5 / params.max_rep_s
         lp_hz = min(params.lowpass_hz, 0.8 * nyq)
@@ -145,10 +174,11 @@ class RepEngine:
         self._tail_q = np.zeros(0)  # recent projection, to find the start of a first cycle
         self._tail_start = 0
         self._q_cur: Array = np.zeros(0)
+        self._v_cur: Array = np.zeros((0, 3))
         self._base = 0
 
     # -- signal path -------------------------------------------------------------------
-    def _project(self, accel_g: Array) -> tuple[Array, Array]:
+    def _project(self, accel_g: Array) -> tuple[Array, Array, Array]:
         if self.n == 0:
             # Start the filter in steady state on the first sample (no start-up transient).
             self._zi_acc = self._zi_unit_acc[:, :, None] * accel_g[0][None, None, :]
@@ -189,7 +219,7 @@ class RepEngine:
             v_per[:] = self._v
             h_per[:] = self._h
         q = np.einsum("ij,ij->i", x, v_per)
-        return q, h_per
+        return q, h_per, v_per
 
     # -- state machine -----------------------------------------------------------------
     def process(self, accel_g: Array) -> list[RawRep]:
@@ -197,9 +227,9 @@ class RepEngine:
         m = accel_g.shape[0]
         if m == 0:
             return []
-        q, h = self._project(accel_g)
+        q, h, v_per = self._project(accel_g)
         base = self.n
-        self._q_cur, self._base = q, base
+        self._q_cur, self._base, self._v_cur = q, base, v_per
         out: list[RawRep] = []
         i = 0
         ql = q.tolist()
@@ -282,7 +312,7 @@ class RepEngine:
         self._remember_tail(q, keep)
         self.n = base + m
         self._tail_start = self.n - self._tail_q.size
-        self._q_cur, self._base = np.zeros(0), self.n
+        self._q_cur, self._base, self._v_cur = np.zeros(0), self.n, np.zeros((0, 3))
         return out
 
     def finish(self) -> list[RawRep]:
@@ -323,7 +353,16 @@ class RepEngine:
         a_abs = max(self._tail_start, base + i - int(0.5 * self._max_rep_n), 0)
         w = self._sign * self._window(q, base, a_abs, base + i + 1)
         below = np.flatnonzero(w <= self.p.start_frac * h_i)
-        return a_abs + int(below[-1]) if below.size else a_abs
+        k = int(below[-1]) if below.size else 0
+        if self.p.start_at_min and w.size > 2:
+            # Or where the rise begins, if later: the last local minimum below half the
+            # threshold (a slow drift during a rest can keep the level above start_frac * h).
+            d = np.diff(w)
+            minima = np.flatnonzero((d[:-1] <= 0) & (d[1:] > 0)) + 1
+            minima = minima[w[minima] <= 0.5 * h_i]
+            if minima.size:
+                k = max(k, int(minima[-1]))
+        return a_abs + k
 
     def _rise_start(self, q: Array, base: int, a_abs: int, j: int, s: float) -> tuple[int, float]:
         """Start of a cycle after the trough at ``a_abs``, given its crossing at ``j``.
@@ -378,6 +417,8 @@ class RepEngine:
             ):
                 self._run.append(cyc)
                 self._periods.append(period)
+                cyc.reported = True
+                self._set_reference(now)
                 return [self._rep(cyc, now)]
             self._end_run()
         if partial or not ok_dur:
@@ -389,7 +430,7 @@ class RepEngine:
             if cyc.amplitude < p.frag_frac * prev.amplitude:
                 self._frag = cyc
                 return []
-            if prev.amplitude < p.frag_frac * cyc.amplitude:
+            if prev.amplitude < p.frag_frac * cyc.amplitude and not prev.reported:
                 merged = _Cycle(prev.start, cyc.end, cyc.amplitude)
                 if merged.end - merged.start <= self._max_rep_n:
                     pend.pop()
@@ -397,29 +438,85 @@ class RepEngine:
         elif pend:
             pend.clear()
         pend.append(cyc)
-        del pend[: -p.min_run]
+        del pend[: -(p.min_run + p.max_back)]
+        guided_now = p.guided and self._guided_ok(cyc, now)
         if len(pend) < p.min_run:
-            return []
-        periods = [pend[0].end - pend[0].start] + [
-            pend[k].end - pend[k - 1].end for k in range(1, len(pend))
-        ]
-        amps = [c.amplitude for c in pend]
-        if (
+            return self._report_guided(cyc, now) if guided_now else []
+        tail = pend[-p.min_run :]
+        periods = _periods_of(tail)
+        amps = [c.amplitude for c in tail]
+        if not (
             max(periods) <= p.dur_ratio * min(periods)
             and max(amps) <= p.amp_ratio * min(amps)
-            and self._autocorr(pend, float(np.median(periods))) >= p.min_autocorr
+            and self._autocorr(tail, float(np.median(periods))) >= p.min_autocorr
         ):
-            self._run = list(pend)
-            self._periods = periods
-            self._pending = []
-            self._run_id += 1
-            return [self._rep(c, now) for c in self._run]
-        return []
+            return self._report_guided(cyc, now) if guided_now else []
+        # Run confirmed. Up to ``max_back`` earlier pending cycles that are consistent with it
+        # (period and amplitude) belong to it too and are counted now, retroactively: e.g. a
+        # first repetition that failed the autocorrelation test with two irregular neighbours.
+        ref_per, ref_amp = float(np.median(periods)), float(np.median(amps))
+        k = len(pend) - p.min_run
+        while k > 0:
+            c = pend[k - 1]
+            per = c.end - c.start if k == 1 else c.end - pend[k - 2].end
+            if not (
+                _similar(per, ref_per, p.dur_ratio) and _similar(c.amplitude, ref_amp, p.amp_ratio)
+            ):
+                break
+            k -= 1
+        self._run = list(pend[k:])
+        self._periods = _periods_of(self._run)
+        self._pending = []
+        self._run_id += 1
+        self._set_reference(now)
+        out = [self._rep(c, now) for c in self._run if not c.reported]
+        for c in self._run:
+            c.reported = True
+        return out
 
-    def _rep(self, c: _Cycle, now: int) -> RawRep:
+    def _report_guided(self, cyc: _Cycle, now: int) -> list[RawRep]:
+        """Report a plausible cycle before its run is confirmed (guided mode).
+
+        It carries the index the next run will get.
+        """
+        cyc.reported = True
+        return [self._rep(cyc, now, self._run_id + 1)]
+
+    def _axis_at(self, now: int) -> Array:
+        """Principal axis in force at absolute sample ``now`` (the current chunk, else last)."""
+        k = now - self._base
+        if 0 <= k < self._v_cur.shape[0]:
+            return self._v_cur[k]
+        return self._v
+
+    def _set_reference(self, now: int) -> None:
+        """Remember the current run's amplitude and axis, for guided plausibility checks."""
+        self._ref_amp = float(np.median([c.amplitude for c in self._run]))
+        self._ref_axis = self._axis_at(now).copy()
+
+    def _guided_ok(self, cyc: _Cycle, now: int) -> bool:
+        """Is a cycle outside a run plausible for the exercise (guided mode)?"""
+        p = self.p
+        if not self._g_lo_n <= cyc.end - cyc.start <= self._g_hi_n:
+            return False
+        if self._ref_amp > 0:
+            if not _similar(cyc.amplitude, self._ref_amp, p.guided_amp_ratio):
+                return False
+            if abs(float(self._axis_at(now) @ self._ref_axis)) < p.guided_axis_cos:
+                return False
+        if self._rom_fn is not None:
+            r = self._rep(cyc, now)
+            rom = self._rom_fn(r.start, r.end)
+            lo, hi = p.guided_rom_deg
+            if not lo <= rom <= hi:  # False for NaN too
+                return False
+        return True
+
+    def _rep(self, c: _Cycle, now: int, run_id: int | None = None) -> RawRep:
         """A repetition with its times moved back by the filter's group delay."""
         d = self._delay_n
-        return RawRep(max(c.start - d, 0), max(c.end - d, 0), now, c.amplitude, self._run_id)
+        rid = self._run_id if run_id is None else run_id
+        return RawRep(max(c.start - d, 0), max(c.end - d, 0), now, c.amplitude, rid)
 
     def _autocorr(self, pend: list[_Cycle], lag: float) -> float:
         """Pearson autocorrelation of the projection over the cycles at one period (RecoFit)."""
@@ -441,6 +538,13 @@ class RepEngine:
         self._periods = []
         self._pending = []
         self._frag = None
+
+
+def _periods_of(cycles: list[_Cycle]) -> list[int]:
+    """End-to-end periods (samples): the first cycle's duration, then end to end."""
+    return [cycles[0].end - cycles[0].start] + [
+        cycles[k].end - cycles[k - 1].end for k in range(1, len(cycles))
+    ]
 
 
 def _similar(a: float, b: float, ratio: float) -> bool:

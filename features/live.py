@@ -4,7 +4,8 @@ It runs the same causal engine as :func:`features.reps.count_reps`, so after :me
 it has reported exactly the repetitions of the batch counter on the same samples, whatever the
 chunk sizes. A repetition is reported once its cycle is complete (the segment is back at the
 bottom of the movement) and, for the first repetitions of a set, once the run of consistent
-cycles that proves the movement is repetitive is established (three cycles).
+cycles that proves the movement is repetitive is established (three cycles) -- unless
+``guided=True``, where a cycle plausible for the known exercise is reported as soon as it ends.
 """
 
 from __future__ import annotations
@@ -75,6 +76,15 @@ class LiveRepCounter:
         Override the repetition duration range, seconds.
     min_rest_s : float
         A gap between repetitions longer than this starts a new set, seconds.
+    guided : bool
+        Guided session (needs ``profile``): the exercise is known and the patient has started
+        it, so the first repetitions of a set are reported as soon as each cycle ends, when the
+        cycle is plausible for the exercise (see ``guided`` in
+        :func:`features.reps.count_reps`), instead of after the third consistent cycle. Default
+        False. ``count_reps(..., guided=True)`` on the same samples gives the same repetitions.
+    placement : str, optional
+        Sensor placement (a key of the profile's ``rom_deg``): the guided range-of-motion check
+        then uses that placement's range only. Only used with ``guided=True``.
 
     Examples
     --------
@@ -96,13 +106,21 @@ class LiveRepCounter:
         min_rep_s: float | None = None,
         max_rep_s: float | None = None,
         min_rest_s: float = 10.0,
+        guided: bool = False,
+        placement: str | None = None,
     ) -> None:
         self.fs_hz = check_fs(fs_hz)
-        params = make_params(resolve_profile(profile), min_rep_s, max_rep_s)
-        self._engine = RepEngine(self.fs_hz, params)
+        params = make_params(
+            resolve_profile(profile), min_rep_s, max_rep_s, guided=guided, placement=placement
+        )
+        self.guided = params.guided
+        self._engine = RepEngine(self.fs_hz, params, self._rom if params.guided else None)
         self.min_rest_s = float(min_rest_s)
-        # History kept for the range of motion: long enough for a run's first cycles.
-        self._keep = int((params.min_run + 3) * params.max_rep_s * self.fs_hz) + 1
+        # History kept for the range of motion: long enough for the cycles a confirmed run
+        # reports at once (min_run + max_back), each up to two max_rep_s from the last.
+        self._keep = (
+            int(2 * (params.min_run + params.max_back + 1) * params.max_rep_s * self.fs_hz) + 1
+        )
         self._acc = np.zeros((0, 3))
         self._gyr: Array | None = None
         self._hist_start = 0
@@ -168,6 +186,13 @@ class LiveRepCounter:
             return []
         self._finished = True
         return self._events(self._engine.finish())
+
+    def _rom(self, start: int, end: int) -> float:
+        """Range of motion (degrees) of absolute samples [start, end] from the history."""
+        a = start - self._hist_start
+        if a < 0:
+            return float("nan")
+        return rom_deg(self._acc, self._gyr, self.fs_hz, a, end - self._hist_start)
 
     def _trim(self) -> None:
         extra = self._acc.shape[0] - self._keep

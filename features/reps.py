@@ -18,7 +18,10 @@ so that the same computation can run live, with a bounded delay, and give the sa
   three consecutive cycles of similar duration and amplitude (the role of RecoFit's
   autocorrelation threshold: isolated movements and irregular fidgeting count as zero);
 - only the band-passed accelerometer is counted (adding the integrated gyroscope lowered
-  accuracy on the barbell benchmark); the gyroscope gives the range of motion.
+  accuracy on the barbell benchmark); the gyroscope gives the range of motion;
+- optional guided mode (``guided=True`` with a profile): a single cycle that is plausible for
+  the known exercise counts at once, so a live session can announce the first repetitions of
+  a set without waiting for the run (RecoFit has no such mode; it is a latency trade-off).
 
 Range of motion per repetition integrates the angular rate along the principal rotation axis
 of that repetition (gyroscope), or, without a gyroscope, measures the largest change of the
@@ -176,6 +179,8 @@ def count_reps(
     profile: ExerciseProfile | str | None = None,
     min_rep_s: float | None = None,
     max_rep_s: float | None = None,
+    guided: bool = False,
+    placement: str | None = None,
 ) -> RepResult:
     """Count repetitions of an exercise in an IMU recording.
 
@@ -200,6 +205,22 @@ def count_reps(
         0.7 x min .. 1.3 x max of the profile's ``rep_duration_s``.
     min_rep_s, max_rep_s : float, optional
         Override the repetition duration range, seconds (default 0.8 to 8 s).
+    guided : bool
+        Guided session (needs ``profile``): the exercise is known and the patient has started
+        it, so a movement cycle outside a run of consistent cycles is counted at once when it
+        is plausible for the exercise (duration within the profile's ``rep_duration_s``, range
+        of motion within 0.5 x its lowest .. 1.5 x its highest ``rom_deg``, and, after a run
+        has been seen, amplitude within x1.5 and principal axis within 37 degrees of that run's).
+        Gives the live counter a low latency for the first repetitions of a set, at the price
+        of counting a plausible single movement during a rest. It also confirms a trough
+        after 0.15 s without a new minimum (normal mode: 0.25 s). Default False: a movement
+        counts only inside a run of three consistent cycles. The live counter with the same
+        option gives the same repetitions.
+    placement : str, optional
+        Sensor placement (``"wrist"``, ``"thigh"``, ``"lower_back"``, a key of the profile's
+        ``rom_deg``): guided mode then checks the range of motion against that placement's
+        range only (0.5 x low .. 1.5 x high, degrees), which rejects more non-exercise
+        movements. Only used with ``guided=True``.
 
     Returns
     -------
@@ -211,7 +232,8 @@ def count_reps(
     ------
     InputError
         (a ``ValueError``) on a wrong shape, NaN or infinite values, a sample rate out of range,
-        accelerations in m/s^2, or timestamps that are not increasing or do not match ``fs_hz``.
+        accelerations in m/s^2, timestamps that are not increasing or do not match ``fs_hz``,
+        ``guided=True`` without a profile, or a placement the profile does not list.
 
     Notes
     -----
@@ -254,7 +276,13 @@ def count_reps(
     if t_s is not None:
         t = check_time(t_s, n, fs)
         t0 = float(t[0]) if n else 0.0
-    params = make_params(resolve_profile(profile), min_rep_s, max_rep_s)
-    engine = RepEngine(fs, params)
+    params = make_params(
+        resolve_profile(profile), min_rep_s, max_rep_s, guided=guided, placement=placement
+    )
+
+    def rom_fn(start: int, end: int) -> float:
+        return rom_deg(acc, gyr, fs, start, end)
+
+    engine = RepEngine(fs, params, rom_fn if params.guided else None)
     raw = engine.process(acc) + engine.finish() if n else []
     return build_result(raw, acc, gyr, fs, t0, zero_reason(engine, n, fs))

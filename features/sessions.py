@@ -76,6 +76,8 @@ def segment_session(
     profile: ExerciseProfile | str | None = None,
     min_rest_s: float = 10.0,
     min_set_reps: int = 1,
+    guided: bool = False,
+    placement: str | None = None,
 ) -> SessionResult:
     """Split a continuous recording into sets and rests and count repetitions per set.
 
@@ -95,6 +97,12 @@ def segment_session(
         A gap between repetitions longer than this separates two sets, seconds.
     min_set_reps : int
         Sets with fewer repetitions are dropped (their repetitions are not reported).
+    guided : bool
+        Guided session (needs ``profile``): count a single plausible cycle at once, as
+        :func:`features.reps.count_reps` and :class:`features.live.LiveRepCounter` with
+        ``guided=True``.
+    placement : str, optional
+        Sensor placement for the guided range-of-motion check (see ``count_reps``).
 
     Returns
     -------
@@ -109,7 +117,15 @@ def segment_session(
         raise InputError("min_rest_s", "", f"must be > 0 s, got {min_rest_s}")
     if min_set_reps < 1:
         raise InputError("min_set_reps", "", f"must be >= 1, got {min_set_reps}")
-    res = count_reps(accel_g, fs_hz, gyro_dps, gyro_fs_hz=gyro_fs_hz, profile=profile)
+    res = count_reps(
+        accel_g,
+        fs_hz,
+        gyro_dps,
+        gyro_fs_hz=gyro_fs_hz,
+        profile=profile,
+        guided=guided,
+        placement=placement,
+    )
     if res.count == 0:
         return SessionResult(sets=[], rests=[], reason=res.reason)
     idx = set_indices(res.start_s, res.end_s, min_rest_s)

@@ -5,18 +5,30 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.reps_common import MetaMotionRecording, load_metamotion, metamotion_dir
+from benchmarks.reps_common import (
+    REST_ACTIVITIES,
+    MetaMotionRecording,
+    load_metamotion,
+    metamotion_dir,
+    with_rest_activity,
+)
 from devices.errors import InputError
+from features.exercises import load_library
 from features.live import LiveRepCounter, RepEvent
-from features.reps import count_reps
+from features.reps import RepResult, count_reps
 from features.synthetic import synth_session
 
 
 def stream(
-    accel: np.ndarray, gyro: np.ndarray | None, fs_hz: float, seed: int, max_chunk: int = 40
+    accel: np.ndarray,
+    gyro: np.ndarray | None,
+    fs_hz: float,
+    seed: int,
+    max_chunk: int = 40,
+    live: LiveRepCounter | None = None,
 ) -> tuple[list[RepEvent], LiveRepCounter]:
     rng = np.random.default_rng(seed)
-    live = LiveRepCounter(fs_hz)
+    live = LiveRepCounter(fs_hz) if live is None else live
     events: list[RepEvent] = []
     i = 0
     while i < accel.shape[0]:
@@ -106,3 +118,83 @@ def test_update_raises(accel: np.ndarray, gyro: np.ndarray | None, match: str) -
 def test_bad_sample_rate() -> None:
     with pytest.raises(InputError, match="sample rate"):
         LiveRepCounter(0.0)
+
+
+def same_events(events: list[RepEvent], batch: RepResult) -> bool:
+    return (
+        len(events) == batch.count
+        and np.allclose([e.start_s for e in events], batch.start_s)
+        and np.allclose([e.end_s for e in events], batch.end_s)
+        and np.allclose([e.rom_deg for e in events], batch.rom_deg, equal_nan=True)
+    )
+
+
+@pytest.mark.parametrize("exercise", sorted(load_library()))
+def test_guided_live_equals_batch_and_counts_exactly(exercise: str) -> None:
+    rec = synth_session(exercise, [6, 7], rest_s=25.0, seed=7)
+    batch = count_reps(rec.accel_g, rec.fs_hz, rec.gyro_dps, profile=exercise, guided=True)
+    assert batch.count == 13
+    live = LiveRepCounter(rec.fs_hz, exercise, guided=True)
+    events, _ = stream(rec.accel_g, rec.gyro_dps, rec.fs_hz, seed=3, max_chunk=30, live=live)
+    assert same_events(events, batch)
+    assert [e.set_index for e in events] == [0] * 6 + [1] * 7
+
+
+def test_guided_live_equals_batch_with_activity_in_the_rests() -> None:
+    for k, kind in enumerate(REST_ACTIVITIES):
+        rec = with_rest_activity(synth_session("bridge", [6, 7], rest_s=40.0, seed=k), kind, k)
+        batch = count_reps(rec.accel_g, rec.fs_hz, rec.gyro_dps, profile="bridge", guided=True)
+        live = LiveRepCounter(rec.fs_hz, "bridge", guided=True)
+        events, _ = stream(rec.accel_g, rec.gyro_dps, rec.fs_hz, seed=k, max_chunk=25, live=live)
+        assert same_events(events, batch), kind
+
+
+def test_guided_reports_the_first_repetitions_at_once() -> None:
+    rec = synth_session("squat", [8, 8], rest_s=25.0, seed=2)
+    normal, _ = stream(rec.accel_g, rec.gyro_dps, rec.fs_hz, seed=0)
+    live = LiveRepCounter(rec.fs_hz, "squat", guided=True)
+    guided, _ = stream(rec.accel_g, rec.gyro_dps, rec.fs_hz, seed=0, live=live)
+    assert len(normal) == len(guided) == 16
+    first_two = [0, 1, 8, 9]
+    # Normal mode: the first repetitions wait for the third cycle (more than a period).
+    assert all(normal[k].emitted_at_s - normal[k].end_s > 1.5 for k in first_two)
+    # Guided: every repetition within 1 s of its end (stream time).
+    assert all(e.emitted_at_s - e.end_s < 1.0 for e in guided)
+
+
+@pytest.mark.parametrize("kind", ["quiet", "fidget", "water_bottle"])
+@pytest.mark.parametrize("exercise", ["squat", "bridge", "hip_hinge"])
+def test_guided_counts_no_false_repetition_in_rests(kind: str, exercise: str) -> None:
+    rec = with_rest_activity(synth_session(exercise, [8, 8], rest_s=40.0, seed=1), kind, 1)
+    res = count_reps(rec.accel_g, rec.fs_hz, rec.gyro_dps, profile=exercise, guided=True)
+    true_start = np.array([a for a, _ in rec.rep_bounds_s])
+    true_end = np.array([b for _, b in rec.rep_bounds_s])
+    overlaps = [
+        bool(np.any(np.minimum(true_end, b) - np.maximum(true_start, a) > 0))
+        for a, b in zip(res.start_s, res.end_s, strict=True)
+    ]
+    assert all(overlaps)  # no repetition in a rest
+    assert res.count == 16
+
+
+def test_guided_needs_a_profile() -> None:
+    with pytest.raises(InputError, match="guided mode needs the exercise profile"):
+        LiveRepCounter(50.0, guided=True)
+
+
+def test_rest_activity_moves_only_the_rests() -> None:
+    rec = synth_session("bridge", [5, 5], rest_s=40.0, seed=0)
+    (_, a_s), (b_s, _) = rec.set_bounds_s
+    inside = (rec.t_s > a_s + 3.0) & (rec.t_s < b_s - 3.0)
+    assert with_rest_activity(rec, "quiet").accel_g is not None
+    for kind in REST_ACTIVITIES[1:]:
+        moved = with_rest_activity(rec, kind, seed=0)
+        changed = np.any(moved.accel_g != rec.accel_g, axis=1)
+        assert np.all(~changed[~inside]) and np.any(changed[inside]), kind
+        # A rotation keeps the magnitude of the specific force (no bounce unless standing).
+        if kind != "stand_up":
+            assert np.allclose(
+                np.linalg.norm(moved.accel_g, axis=1), np.linalg.norm(rec.accel_g, axis=1)
+            )
+    with pytest.raises(ValueError, match="unknown rest activity"):
+        with_rest_activity(rec, "dancing")

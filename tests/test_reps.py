@@ -198,3 +198,52 @@ class TestRaises:
     def test_bad_duration_range(self) -> None:
         with pytest.raises(InputError, match="min_rep_s < max_rep_s"):
             count_reps(np.zeros((100, 3)), 50.0, min_rep_s=5.0, max_rep_s=2.0)
+
+
+class TestGuided:
+    """Guided mode: the exercise is known, so a single plausible cycle counts at once."""
+
+    def test_isolated_movements_count_when_they_fit_the_profile(self) -> None:
+        accel, gyro, _ = tilt_signal(2, rep_s=2.5, amp_deg=40.0)
+        assert count_reps(accel, 50.0, gyro, profile="squat").count == 0
+        res = count_reps(accel, 50.0, gyro, profile="squat", guided=True)
+        assert res.count == 2
+        assert np.all(np.abs(res.rom_deg - 40.0) < 4.0)
+
+    def test_movement_too_slow_for_the_profile_does_not_count(self) -> None:
+        # squat repetitions last 1.5-5 s: an isolated 7 s movement is not one.
+        accel, gyro, _ = tilt_signal(1, rep_s=7.0, amp_deg=40.0)
+        assert count_reps(accel, 50.0, gyro, profile="squat", guided=True).count == 0
+
+    def test_movement_too_small_for_the_profile_does_not_count(self) -> None:
+        # hip_hinge range of motion: 20-70 degrees, plausible from 10 degrees; 6 is not.
+        accel, gyro, _ = tilt_signal(2, rep_s=3.0, amp_deg=6.0)
+        assert count_reps(accel, 50.0, gyro, profile="hip_hinge", guided=True).count == 0
+
+    def test_same_count_as_normal_mode_on_a_set(self) -> None:
+        accel, gyro, _ = tilt_signal(7, rep_s=3.0)
+        normal = count_reps(accel, 50.0, gyro, profile="squat")
+        guided = count_reps(accel, 50.0, gyro, profile="squat", guided=True)
+        assert normal.count == guided.count == 7
+        assert np.allclose(normal.start_s, guided.start_s)
+
+    def test_placement_narrows_the_range_of_motion(self) -> None:
+        # squat: wrist 10-40 degrees, thigh 60-100; a 90 degree movement is plausible for the
+        # thigh but not for the wrist (plausible up to 1.5 x 40 = 60 degrees).
+        accel, gyro, _ = tilt_signal(2, rep_s=2.5, amp_deg=90.0)
+        assert count_reps(accel, 50.0, gyro, profile="squat", guided=True).count == 2
+        for placement, want in (("thigh", 2), ("wrist", 0)):
+            got = count_reps(accel, 50.0, gyro, profile="squat", guided=True, placement=placement)
+            assert got.count == want, placement
+
+    def test_unknown_placement(self) -> None:
+        accel, gyro, _ = tilt_signal(3)
+        with pytest.raises(
+            InputError, match="unknown placement 'ankle'; known: thigh, lower_back, wrist"
+        ):
+            count_reps(accel, 50.0, gyro, profile="squat", guided=True, placement="ankle")
+
+    def test_needs_a_profile(self) -> None:
+        accel, gyro, _ = tilt_signal(3)
+        with pytest.raises(InputError, match="guided mode needs the exercise profile"):
+            count_reps(accel, 50.0, gyro, guided=True)

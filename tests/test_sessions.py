@@ -71,3 +71,27 @@ def test_raises(kwargs: dict, match: str) -> None:
 def test_raises_on_bad_shape() -> None:
     with pytest.raises(InputError, match=r"expected shape \(N, 3\)"):
         segment_session(np.zeros((100,)), 50.0)
+
+
+@pytest.mark.parametrize(
+    ("exercise", "sets", "seed"),
+    [("bridge", [8, 10], 1), ("cat_cow", [6, 9], 2), ("squat", [10, 5, 7], 3)],
+)
+def test_guided_sets_exact(exercise: str, sets: list[int], seed: int) -> None:
+    rec = synth_session(exercise, sets, rest_s=25.0, seed=seed)
+    res = segment_session(rec.accel_g, rec.fs_hz, rec.gyro_dps, profile=exercise, guided=True)
+    assert res.reps_per_set == sets
+
+
+def test_guided_needs_profile() -> None:
+    with pytest.raises(InputError, match="guided"):
+        segment_session(np.zeros((100, 3)) + [0, 0, 1], 50.0, guided=True)
+
+
+@pytest.mark.parametrize("exercise", ["bird_dog", "cat_cow"])
+def test_first_repetition_after_a_short_rest_with_profile(exercise: str) -> None:
+    # The band-pass tail after a set kept the level above the start threshold, so the first
+    # repetition of the next set started inside the rest and was too long to count.
+    rec = synth_session(exercise, [8, 10], rest_s=20.0, seed=0)
+    res = segment_session(rec.accel_g, rec.fs_hz, rec.gyro_dps, profile=exercise)
+    assert res.reps_per_set == [8, 10]
