@@ -25,6 +25,7 @@ import numpy as np
 from adherence.store import RepRecord, SessionRecord, SetRecord
 from devices.errors import InputError
 from devices.frame import Frame, StreamKind
+from features.exercises import get_profile
 from features.live import LiveRepCounter, RepEvent
 
 NS_PER_S = 1_000_000_000
@@ -110,6 +111,13 @@ class LiveSession:
         The care plan's session id, if the app named one.
     min_rest_s:
         A pause longer than this (s) between repetitions ends a set.
+    placement:
+        Where the sensor is worn (``lower_back``, ``thigh``, ``wrist``), if known: it narrows the
+        guided counter's range-of-motion check.
+
+    A library exercise is counted in guided mode (:class:`features.live.LiveRepCounter` with
+    ``guided=True``): the patient started the session and named the exercise, so a cycle that
+    fits the exercise is reported as soon as it ends instead of after three cycles.
     """
 
     def __init__(
@@ -123,6 +131,7 @@ class LiveSession:
         target: Target | None = None,
         plan_entry: str | None = None,
         min_rest_s: float = 10.0,
+        placement: str | None = None,
     ) -> None:
         self.session_id = session_id
         self.subject = subject
@@ -132,13 +141,13 @@ class LiveSession:
         self.target = target or Target()
         self.plan_entry = plan_entry
         self.min_rest_s = float(min_rest_s)
+        self.placement = placement
         self.events: list[RepEvent] = []
         self._bounds_ns: list[tuple[int, int]] = []  # UTC (start, end) of each event
         self.gaps: list[tuple[int, int]] = []
         self.end_ns: int | None = None
         self.status = "running"
         self._counter: LiveRepCounter | None = None
-        self._profile: str | None = exercise
         self._fs_hz: float | None = None
         # Counter time (samples fed / rate) to UTC: piecewise, a new piece after a long gap.
         self._clock: list[tuple[float, int]] = []
@@ -160,11 +169,22 @@ class LiveSession:
         return t0 + round((stream_s - s0) * NS_PER_S)
 
     def _new_counter(self, fs_hz: float) -> LiveRepCounter:
+        """A guided counter for a library exercise (first repetitions reported at once), else
+        the exercise-agnostic one (a run of three cycles proves the movement repetitive)."""
         try:
-            return LiveRepCounter(fs_hz, self._profile, min_rest_s=self.min_rest_s)
-        except InputError:  # unknown exercise id: count without a profile
-            self._profile = None
+            get_profile(self.exercise)
+        except InputError:  # not a library exercise: count without a profile
             return LiveRepCounter(fs_hz, None, min_rest_s=self.min_rest_s)
+        try:
+            return LiveRepCounter(
+                fs_hz,
+                self.exercise,
+                min_rest_s=self.min_rest_s,
+                guided=True,
+                placement=self.placement,
+            )
+        except InputError:  # a placement the profile does not list: guided without it
+            return LiveRepCounter(fs_hz, self.exercise, min_rest_s=self.min_rest_s, guided=True)
 
     def _rep_feedback(self, ev: RepEvent) -> list[Feedback]:
         out: list[Feedback] = []

@@ -120,13 +120,17 @@ def test_ble_disconnect_mid_set_count_continues_and_gap_recorded(
     session, feedback, collector = asyncio.run(
         _session(bluezoo, store, recording, n, disconnect_at=int(10.5 * FS_HZ))
     )
-    assert collector.status.connections == 2
+    assert collector.status.connections >= 2  # a reconnect attempt may fail and be retried
     kinds = [fb.kind for fb in feedback]
     assert kinds.count("gap") == 1 and kinds[-1] == "session_end"
     reps = [fb.data["rep"] for fb in feedback if fb.kind == "rep"]
     assert reps == list(range(1, len(reps) + 1))  # the count carries on after the reconnect
-    # a reconnect takes a second or two: at most one repetition can fall into it
-    assert len(reps) >= 7 and session.reps_per_set()[1] == 4
+    gap_at = kinds.index("gap")
+    before = kinds[:gap_at].count("rep")
+    assert feedback[gap_at].data["reps_so_far"] == before >= 1  # guided: counted as they ended
+    # Repetitions done while the link was down are lost (how many depends on how long the
+    # reconnect took); none is invented, and the second set is counted in full.
+    assert before + 4 <= len(reps) <= 8 and session.reps_per_set()[-1] == 4
     save_session(store, session, [])
     ((g0, g1),) = session.gaps
     gaps = [g for g in store.gaps(device=PERIPHERAL) if g.stream == "accel"]
