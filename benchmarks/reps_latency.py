@@ -8,7 +8,10 @@
    exercise is reported as soon as it ends.
 2. Guided accuracy: per-set counts on synthetic sessions (sets of 8/10/12, 3 seeds), which
    must stay exact.
-3. False repetitions during rests: the same sessions with activity in every rest (quiet, an
+3. The ``sample_data`` exercise recordings, as the live session counts them (guided, with the
+   recording's placement, accelerometer only, 5-sample frames): latency from the true end of a
+   repetition to the end of the frame that produced its event, per exercise and overall.
+4. False repetitions during rests: the same sessions with activity in every rest (quiet, an
    orientation random walk, fidgeting, reaching for a water bottle and drinking, standing up
    and sitting/lying down again), counted by the batch counter (identical to the live one):
    repetitions that overlap no true repetition, normal vs guided.
@@ -19,10 +22,12 @@ Run: ``python -m benchmarks.reps_latency``.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from benchmarks.reps_common import REST_ACTIVITIES, with_rest_activity
+from devices.recording import list_recordings, read_recording
 from features.exercises import load_library
 from features.live import LiveRepCounter, RepEvent
 from features.reps import count_reps
@@ -31,6 +36,8 @@ from features.synthetic import synth_session
 
 TARGET_S = 0.5
 FS_HZ = 50.0
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "recordings"
+FRAME = 5  # samples per frame, as the sensors send them over MQTT
 
 
 def _stream(
@@ -87,6 +94,50 @@ def latency(guided: bool) -> None:
     print(_line("  repetitions 1-2 of set ", np.array(first)))
     print(_line("  repetitions 3+ of set  ", np.array(steady)))
     print(f"  events not matching a true repetition: {unmatched}")
+
+
+def sample_data_latency() -> None:
+    """Guided latency on the sample_data exercise recordings, as ``ingest.session`` counts
+    them: ``LiveRepCounter(fs, exercise, guided=True, placement=...)``, accelerometer only,
+    frames of ``FRAME`` samples; latency = end of the producing frame - true end."""
+    per: dict[str, list[float]] = {}
+    counts: list[str] = []
+    unmatched = 0
+    for meta in list_recordings(SAMPLE_DIR):
+        rec = read_recording(meta)
+        if rec.kind != "exercise" or "truth" not in rec.meta:
+            continue
+        fs = float(rec.fs_hz or FS_HZ)
+        ex = str(rec.meta["exercise"])
+        live = LiveRepCounter(fs, ex, guided=True, placement=rec.meta.get("placement"))
+        bounds = np.array(rec.meta["truth"]["rep_bounds_ns"], dtype=np.float64)
+        t0 = float(rec.t_ns[0])
+        true_start, true_end = (bounds[:, 0] - t0) / 1e9, (bounds[:, 1] - t0) / 1e9
+        acc = rec.accel_g
+        n_ev = 0
+        for i in range(0, acc.shape[0], FRAME):
+            stop = min(i + FRAME, acc.shape[0])
+            frame_end = (float(rec.t_ns[stop - 1]) - t0) / 1e9 + 1.0 / fs
+            for ev in live.update(acc[i:stop]):
+                n_ev += 1
+                overlap = np.minimum(true_end, ev.end_s) - np.maximum(true_start, ev.start_s)
+                k = int(np.argmax(overlap))
+                if overlap[k] <= 0:
+                    unmatched += 1
+                    continue
+                per.setdefault(ex, []).append(frame_end - true_end[k])
+        n_ev += len(live.finish())
+        counts.append(f"{rec.meta.get('session_id', meta.name)} {n_ev}/{len(true_end)}")
+    print(
+        "== sample_data exercise recordings, live session as in ingest.session (guided,"
+        f" placement, accelerometer only, {FRAME}-sample frames); latency = end of the"
+        " producing frame - true end =="
+    )
+    for ex in sorted(per):
+        print(_line(f"  {ex:22s} ", np.array(per[ex])))
+    print(_line("  all repetitions        ", np.concatenate([np.array(v) for v in per.values()])))
+    print(f"  events not matching a true repetition: {unmatched}")
+    print("  counted/true per recording: " + ", ".join(counts))
 
 
 def guided_accuracy() -> None:
@@ -169,6 +220,8 @@ def main() -> int:
     )
     latency(guided=False)
     latency(guided=True)
+    print()
+    sample_data_latency()
     print()
     guided_accuracy()
     print()

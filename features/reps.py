@@ -213,7 +213,7 @@ def count_reps(
         has been seen, amplitude within x1.5 and principal axis within 37 degrees of that run's).
         Gives the live counter a low latency for the first repetitions of a set, at the price
         of counting a plausible single movement during a rest. It also confirms a trough
-        after 0.15 s without a new minimum (normal mode: 0.25 s). Default False: a movement
+        after 0.04 s without a new minimum (normal mode: 0.25 s). Default False: a movement
         counts only inside a run of three consistent cycles. The live counter with the same
         option gives the same repetitions.
     placement : str, optional
