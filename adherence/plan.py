@@ -41,35 +41,15 @@ FORMAT = "adherence-care-plan/1"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Pseudonymous ids and plan ids: letters, digits, ``_ . -``; no spaces, at most 64 characters.
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-#: Ids of the exercise library, used only if ``features.exercises`` cannot be imported.
-_FALLBACK_EXERCISES = frozenset(
-    {
-        "bridge",
-        "bird_dog",
-        "cat_cow",
-        "pelvic_tilt",
-        "dead_bug",
-        "squat",
-        "sit_to_stand",
-        "hip_hinge",
-        "knee_to_chest",
-        "side_plank_hip_dip",
-    }
-)
 MAX_LENGTH_DAYS = 3660
 MAX_SETS = 50
 MAX_REPS = 500
 
 
 def exercise_ids() -> frozenset[str]:
-    """Exercise ids a plan may prescribe: the keys of ``features.exercises.load_library()``.
+    """Exercise ids a plan may prescribe: the keys of ``features.exercises.load_library()``."""
+    from features.exercises import load_library
 
-    Falls back to the fixed list of ten ids only when that module cannot be imported.
-    """
-    try:
-        from features.exercises import load_library
-    except ImportError:  # pragma: no cover - the library module exists in this repository
-        return _FALLBACK_EXERCISES
     return frozenset(load_library())
 
 
