@@ -45,39 +45,25 @@ Runner = Callable[[threading.Event], Any]
 
 def _collectors(cfg: ServeConfig, store: Store, plans: list[CarePlan]) -> list[tuple[str, Runner]]:
     """Build the configured collectors; a missing or misconfigured one is a ConfigError."""
+    from ingest.ble import BleCollector, BleSettings
+    from ingest.mqtt import MqttCollector, MqttSettings
+
+    def build(section: str, make: Callable[[], Any]) -> Any:
+        try:
+            return make()
+        except TypeError as exc:  # an unknown or missing key in the table
+            raise ConfigError(
+                "config", f"{cfg.path}: [{section}]", f"invalid settings: {exc}"
+            ) from exc
+
     out: list[tuple[str, Runner]] = []
     if cfg.mqtt is not None:
-        try:
-            from ingest.mqtt import MqttCollector, MqttSettings
-        except ImportError as exc:
-            raise ConfigError(
-                "config",
-                f"{cfg.path}: [mqtt]",
-                f"the MQTT collector is not available in this installation ({exc}); "
-                "remove the [mqtt] section or install it",
-            ) from exc
-        try:
-            mqtt = MqttCollector(MqttSettings(**cfg.mqtt), store)
-        except TypeError as exc:
-            raise ConfigError("config", f"{cfg.path}: [mqtt]", f"invalid settings: {exc}") from exc
-        out.append(("mqtt", mqtt.run))
-
+        table = cfg.mqtt
+        out.append(("mqtt", build("mqtt", lambda: MqttCollector(MqttSettings(**table), store)).run))
     if cfg.ble is not None:
-        try:
-            from ingest.ble import BleCollector, BleSettings
-        except ImportError as exc:
-            raise ConfigError(
-                "config",
-                f"{cfg.path}: [ble]",
-                f"the BLE collector is not available in this installation ({exc}); "
-                "remove the [ble] section or install it",
-            ) from exc
-        try:
-            ble = BleCollector(BleSettings(**cfg.ble), store)
-        except TypeError as exc:
-            raise ConfigError("config", f"{cfg.path}: [ble]", f"invalid settings: {exc}") from exc
-        out.append(("ble", ble.run_blocking))
-
+        ble_table = cfg.ble
+        collector = build("ble", lambda: BleCollector(BleSettings(**ble_table), store))
+        out.append(("ble", collector.run_blocking))
     if cfg.sessions is not None:
         out.append(("sessions", _session_service(cfg, store, plans).run))
     return out
