@@ -24,18 +24,21 @@ from dataclasses import replace
 import numpy as np
 from scipy import signal
 
-from benchmarks.reps_common import (
+# run as a script (python benchmarks/NAME.py): make the repository importable
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+
+from benchmarks.reps_common import (  # noqa: E402
     MetaMotionRecording,
     load_metamotion,
     metamotion_dir,
     unique_recordings,
 )
-from features._reps_common import make_params
-from features._reps_engine import EngineParams, RepEngine
-from features.exercises import load_library
-from features.reps import count_reps
-from features.sessions import segment_session
-from features.synthetic import synth_session
+from features._reps_common import make_params  # noqa: E402
+from features._reps_engine import EngineParams, RepEngine  # noqa: E402
+from features.exercises import load_library  # noqa: E402
+from features.reps import count_reps  # noqa: E402
+from features.sessions import segment_session  # noqa: E402
+from features.synthetic import synth_session  # noqa: E402
 
 TARGET_WITHIN1 = 0.95
 GRID = {
