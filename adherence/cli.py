@@ -25,9 +25,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "adherence.report_cli",
     "adherence.score_cli",
     "adherence.serve",
-    "ingest.mqtt_cli",
-    "ingest.ble_cli",
-    "ingest.session_cli",
+    "adherence.mqtt_cli",
+    "adherence.ble_cli",
+    "adherence.session_cli",
 )
 
 EXIT_USAGE = 2

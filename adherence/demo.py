@@ -15,9 +15,9 @@ from typing import Any
 from adherence.pipeline import check_subjects_planned, derive, import_recordings, read_recordings
 from adherence.plan import load_plans
 from adherence.progress import Progress
-from adherence.store import Store
 from devices.errors import DataFileError
 from devices.recording import Recording
+from ingest.store import Store
 
 DEFAULT_STORE = Path("adherence-demo.sqlite")
 

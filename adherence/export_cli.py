@@ -10,8 +10,8 @@ from typing import Any
 from adherence.export import FORMATS, export
 from adherence.plan import load_plans
 from adherence.pseudonym import load_key
-from adherence.store import Store
 from devices.errors import ConfigError, DataFileError
+from ingest.store import Store
 
 
 def _date(text: str) -> dt.date:

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from adherence.store import SessionRecord
 from devices.errors import InputError
+from ingest.store import SessionRecord
 
 __all__ = [
     "MEASUREMENT_DAILY",

@@ -37,7 +37,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from devices.errors import ConfigError, SinkError
+from adherence.errors import SinkError
+from devices.errors import ConfigError
 
 __all__ = ["Sink", "InfluxV1Sink", "InfluxV2Sink", "classify", "read_secret"]
 

@@ -25,9 +25,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from adherence.errors import SinkError
 from adherence.influx_sink import CONFIG_ERRORS, Sink
-from adherence.store import OutboxItem, Store
-from devices.errors import SinkError
+from ingest.store import OutboxItem, Store
 
 __all__ = ["DrainResult", "SenderStatus", "OutboxSender"]
 

@@ -29,13 +29,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from adherence.progress import Progress
-from adherence.store import RepRecord, SessionRecord, SetRecord, Store
 from devices.errors import AdherenceError, DataFileError
 from devices.frame import StreamKind
 from devices.pedometer import totals_to_intervals
 from devices.recording import Recording, list_recordings, read_recording
 from features.activity import detect_wear, steps_per_minute, walking_bouts
 from features.steps import count_steps, resample_uniform
+from ingest.store import RepRecord, SessionRecord, SetRecord, Store
 
 NS_PER_S = 1_000_000_000
 NS_PER_MIN = 60 * NS_PER_S

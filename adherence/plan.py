@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from devices.errors import PlanError
+from adherence.errors import PlanError
 
 __all__ = [
     "FORMAT",

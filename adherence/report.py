@@ -23,8 +23,8 @@ from pathlib import Path
 
 from adherence.plan import CarePlan
 from adherence.scoring import LOW_ADHERENCE, DayScore, score_plan
-from adherence.store import Store
 from devices.errors import DataFileError
+from ingest.store import Store
 
 __all__ = [
     "RISK_ORDER",

@@ -9,8 +9,8 @@ from typing import Any
 
 from adherence.plan import load_plans
 from adherence.report import patient_views, write_report
-from adherence.store import Store
 from devices.errors import DataFileError
+from ingest.store import Store
 
 
 def _date(text: str) -> dt.date:

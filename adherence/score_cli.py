@@ -18,8 +18,8 @@ from adherence.config import load_config
 from adherence.pipeline import derive
 from adherence.plan import load_plans
 from adherence.scoring import SubjectReport, rescore
-from adherence.store import Store
 from devices.errors import ConfigError
+from ingest.store import Store
 
 __all__ = ["register", "format_report"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from adherence import influx_schema
 from adherence.plan import CarePlan, PlannedSession
-from adherence.store import SessionRecord, Store
+from ingest.store import SessionRecord, Store
 
 __all__ = [
     "SESSION_DONE_THRESHOLD",
@@ -203,7 +203,7 @@ def _pct(x: float) -> str:
     return f"{round(100 * x)}%"
 
 
-def score_plan(
+def score_plan(  # noqa: C901 (to split, issue 12)
     plan: CarePlan,
     sessions: Sequence[SessionRecord],
     summaries: dict[dt.date, tuple[int, int, int, bool]],

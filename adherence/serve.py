@@ -1,6 +1,6 @@
 """``adherence serve``: collectors, scoring and InfluxDB delivery from one configuration file.
 
-One process, several threads around one :class:`adherence.store.Store`:
+One process, several threads around one :class:`ingest.store.Store`:
 
 * a collector thread per configured collector (``[mqtt]``, ``[ble]``), imported lazily from
   ``ingest`` so that the command works without them when they are not configured;
@@ -29,12 +29,13 @@ from typing import Any, TextIO
 
 from adherence.config import ServeConfig, build_sink, load_config
 from adherence.influx_sink import Sink
+from adherence.live_plans import CarePlanPlanner
 from adherence.outbox import OutboxSender
 from adherence.pipeline import derive
 from adherence.plan import CarePlan, load_plans
 from adherence.scoring import rescore
-from adherence.store import Store
 from devices.errors import AdherenceError, ConfigError
+from ingest.store import Store
 
 __all__ = ["serve", "register"]
 
@@ -104,11 +105,10 @@ def _session_service(cfg: ServeConfig, store: Store, plans: list[CarePlan]) -> A
             MqttSettings(**mqtt_args),
             idle_timeout_s=float(table.get("idle_timeout_s", 120.0)),
             min_rest_s=float(table.get("min_rest_s", 10.0)),
-            sinks=tuple(s.name for s in cfg.sinks),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError("config", f"{cfg.path}: [sessions]", f"invalid settings: {exc}") from exc
-    return SessionService(settings, store, plans)
+    return SessionService(settings, store, CarePlanPlanner(plans, [s.name for s in cfg.sinks]))
 
 
 class _Service:

@@ -23,9 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from adherence.store import Store  # noqa: E402
 from ingest.mqtt import MqttCollector  # noqa: E402
 from ingest.mqtt_settings import MqttSettings  # noqa: E402
+from ingest.store import Store  # noqa: E402
 from tests.services import Mosquitto  # noqa: E402
 
 TARGET_SAMPLES_PER_S = 50_000
@@ -62,7 +62,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "ingest.mqtt_cli",
+                "adherence.mqtt_cli",
                 "simulate",
                 "mqtt",
                 "--broker",

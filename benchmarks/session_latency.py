@@ -26,13 +26,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.services: the brokers
 
+from adherence.live_plans import CarePlanPlanner
 from adherence.plan import load_plans  # noqa: E402
-from adherence.store import Store  # noqa: E402
 from devices.frame import StreamKind  # noqa: E402
 from devices.mqtt_wire import encode_imu_frame, encode_session_event, topic_for  # noqa: E402
 from devices.recording import Recording, list_recordings, read_recording  # noqa: E402
 from ingest.mqtt_settings import MqttSettings  # noqa: E402
 from ingest.session_mqtt import SessionService, SessionServiceSettings  # noqa: E402
+from ingest.store import Store  # noqa: E402
 from tests.services import Mosquitto  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -84,7 +85,7 @@ def main() -> int:
                 MqttSettings(broker=broker.url, prefix="bench", client_id="svc"), idle_timeout_s=30
             ),
             store,
-            load_plans(SAMPLE / "care_plans.json"),
+            CarePlanPlanner(load_plans(SAMPLE / "care_plans.json")),
         )
         stop = threading.Event()
         th = threading.Thread(target=svc.run, args=(stop,), daemon=True)

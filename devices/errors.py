@@ -83,34 +83,5 @@ class DataFileError(AdherenceError):
         super().__init__("file", path, why, **context)
 
 
-class PlanError(DataFileError):
-    """A care plan is invalid; ``field`` names the offending field path."""
-
-    def __init__(self, path: str, field: str, why: str) -> None:
-        self.field = field
-        AdherenceError.__init__(self, "care plan", f"{path}: {field}", why)
-        self.path = path
-
-
 class ConfigError(AdherenceError):
     """A configuration value is invalid or missing."""
-
-
-class StoreError(AdherenceError):
-    """The local store could not complete an operation."""
-
-
-class CollectorError(AdherenceError):
-    """A collector (BLE, MQTT) could not continue: device vanished, broker refused, ..."""
-
-
-class SinkError(AdherenceError):
-    """An external sink (InfluxDB) rejected or failed a write.
-
-    ``permanent`` tells the outbox sender whether retrying can ever succeed.
-    """
-
-    def __init__(self, sink: str, why: str, *, status: int | None, permanent: bool) -> None:
-        self.status = status
-        self.permanent = permanent
-        super().__init__("write", sink, why, status=status, permanent=permanent)

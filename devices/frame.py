@@ -115,7 +115,7 @@ class Frame:
     device_t_ns: npt.NDArray[np.int64] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: C901 (to split, issue 12)
         _check_id("subject", self.subject)
         _check_id("device", self.device)
         try:

@@ -207,7 +207,7 @@ def encode_imu_frame(
     return header + body
 
 
-def decode_imu_frame(parts: TopicParts, payload: bytes, host_t_ns: int) -> Frame:
+def decode_imu_frame(parts: TopicParts, payload: bytes, host_t_ns: int) -> Frame:  # noqa: C901 (to split, issue 12)
     """Decode a binary IMU frame published on ``parts``; raise DecodeError with the byte offset."""
     dev = parts.device
     if len(payload) < HEADER_SIZE:

@@ -60,7 +60,7 @@ class IntervalSteps:
         return int(self.steps.sum())
 
 
-def totals_to_intervals(
+def totals_to_intervals(  # noqa: C901 (to split, issue 12)
     t_ns: npt.ArrayLike,
     totals: npt.ArrayLike,
     *,

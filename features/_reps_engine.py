@@ -222,7 +222,7 @@ class RepEngine:
         return q, h_per, v_per
 
     # -- state machine -----------------------------------------------------------------
-    def process(self, accel_g: Array) -> list[RawRep]:
+    def process(self, accel_g: Array) -> list[RawRep]:  # noqa: C901 (to split, issue 12)
         """Feed accelerometer samples (validated, g); return newly confirmed repetitions."""
         m = accel_g.shape[0]
         if m == 0:
@@ -380,7 +380,7 @@ class RepEngine:
         k = lo + int(minima[-1]) if minima.size else lo
         return a_abs + k, float(w[k])
 
-    def _accept(self, cyc: _Cycle, now: int, *, partial: bool = False) -> list[RawRep]:
+    def _accept(self, cyc: _Cycle, now: int, *, partial: bool = False) -> list[RawRep]:  # noqa: C901 (to split, issue 12)
         """Decide whether a completed cycle is a repetition.
 
         Consistency is judged on the end-to-end period (end of the previous cycle to the end

@@ -64,7 +64,7 @@ class ExerciseProfile:
     accel_axis: str
 
 
-def _parse(ex_id: str, raw: dict[str, Any], where: str) -> ExerciseProfile:
+def _parse(ex_id: str, raw: dict[str, Any], where: str) -> ExerciseProfile:  # noqa: C901 (to split, issue 12)
     def bad(field: str, why: str) -> DataFileError:
         return DataFileError(where, f"exercise {ex_id!r}: {field}: {why}")
 

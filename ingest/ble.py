@@ -13,7 +13,7 @@ Flow (one :class:`BleCollector` per wearable):
 3. The **notification callback only stamps** ``time.time_ns()`` and queues
    ``(host_t_ns, characteristic uuid, bytes)`` (bleak's ``async_callback_with_queue`` habit).
    One consumer decodes, aligns device time with :class:`~ingest.clock.ClockEstimator`, writes
-   frames to the :class:`~adherence.store.Store` in batches, and dead-letters payloads that
+   frames to the :class:`~ingest.store.Store` in batches, and dead-letters payloads that
    raise :class:`~devices.errors.DecodeError` (source ``ble:<uuid>``); collection goes on.
 4. **Gaps**: a jump in device time larger than 1.5 sample periods between consecutive frames of
    a stream is recorded as ``dropped notifications``; a link loss is recorded per stream as
@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from devices.errors import CollectorError, DecodeError
+from devices.errors import DecodeError
 from devices.frame import Frame
 from devices.registry import (
     Characteristic,
@@ -44,6 +44,7 @@ from devices.registry import (
     describe_unknown,
     profiles_for_services,
 )
+from ingest.errors import CollectorError
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class BleCollector:
     settings:
         :class:`BleSettings`.
     store:
-        An :class:`adherence.store.Store` (anything with ``put_frames``, ``put_gap`` and
+        An :class:`ingest.store.Store` (anything with ``put_frames``, ``put_gap`` and
         ``dead_letter``).
     """
 
@@ -320,7 +321,7 @@ class BleCollector:
             "device", s.device, f"not seen within {s.scan_timeout_s:g} s; seen: {others}"
         )
 
-    async def _session(self, device: Any, chosen: list[Profile], stop: asyncio.Event) -> bool:
+    async def _session(self, device: Any, chosen: list[Profile], stop: asyncio.Event) -> bool:  # noqa: C901 (to split, issue 12)
         """One connection. Returns True if it ended by an unexpected disconnect."""
         from bleak import BleakClient
 

@@ -45,7 +45,7 @@ from dbus_fast.annotations import (
 from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_method, dbus_property
 
 from devices import gatt_heart_rate, movesense, polar_pmd
-from devices.errors import CollectorError
+from ingest.errors import CollectorError
 
 log = logging.getLogger(__name__)
 

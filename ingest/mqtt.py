@@ -37,12 +37,13 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from adherence.store import Store
-from devices.errors import CollectorError, DecodeError
+from devices.errors import DecodeError
 from devices.frame import Frame
 from devices.mqtt_wire import DeviceEvent, decode_payload, parse_topic
+from ingest.errors import CollectorError
 from ingest.mqtt_events import ensure_events_table, put_events
 from ingest.mqtt_settings import MqttSettings
+from ingest.store import Store
 
 __all__ = ["CollectorStats", "Hole", "MqttCollector", "MqttSettings", "SeqTracker"]
 
@@ -342,7 +343,7 @@ class MqttCollector:
                 break
         return batch
 
-    def _commit(self, client: mqtt.Client, batch: list[tuple[int, mqtt.MQTTMessage, int]]) -> None:
+    def _commit(self, client: mqtt.Client, batch: list[tuple[int, mqtt.MQTTMessage, int]]) -> None:  # noqa: C901 (to split, issue 12)
         frames: list[Frame] = []
         events: list[DeviceEvent] = []
         dead: list[tuple[str, str, bytes, dict[str, Any]]] = []

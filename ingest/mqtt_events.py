@@ -1,7 +1,7 @@
 """The ``mqtt_events`` table: session start/stop events and device status changes.
 
 These are not sample frames, so they get a small table of their own beside the store's tables
-(created here with ``CREATE TABLE IF NOT EXISTS``; :mod:`adherence.store` is not changed). The
+(created here with ``CREATE TABLE IF NOT EXISTS``; :mod:`ingest.store` is not changed). The
 live-session issue reads session events from here.
 
 Rows are unique on (device, kind, t_ns, seq, session_id): a redelivered or replayed message adds
@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from adherence.store import Store
 from devices.mqtt_wire import DeviceEvent
+from ingest.store import Store
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS mqtt_events (

@@ -67,7 +67,7 @@ class MqttSettings:
     reorder_timeout_s: float = 5.0
     keepalive_s: int = 30
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: C901 (to split, issue 12)
         parts = urlsplit(self.broker)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ConfigError(

@@ -19,7 +19,6 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from devices.errors import CollectorError
 from devices.mqtt_wire import (
     STREAM_CODES,
     encode_imu_frame,
@@ -28,6 +27,7 @@ from devices.mqtt_wire import (
     topic_for,
 )
 from devices.recording import list_recordings, read_meta, read_recording
+from ingest.errors import CollectorError
 from ingest.mqtt_settings import MqttSettings
 
 ACCEL_SCALE_G = 2.0**-12

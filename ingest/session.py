@@ -5,7 +5,7 @@
 for the patient's app: ``rep`` ("repetition 7 of 10, set 2 of 3"), ``set_end`` and
 ``session_end``; a ``gap`` event when the sensor's data stopped for a while (a BLE disconnect,
 lost MQTT messages) and came back. It does no I/O: the MQTT service
-(:mod:`ingest.session_mqtt`) and the BLE command (:mod:`ingest.session_cli`) move the bytes, and
+(:mod:`ingest.session_mqtt`) and the BLE command (:mod:`adherence.session_cli`) move the bytes, and
 :meth:`LiveSession.record` gives the session for the store.
 
 Time: the counter runs on stream time (samples / rate). A gap shorter than
@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from adherence.store import RepRecord, SessionRecord, SetRecord
 from devices.errors import InputError
 from devices.frame import Frame, StreamKind
 from features.exercises import get_profile
 from features.live import LiveRepCounter, RepEvent
+from ingest.store import RepRecord, SessionRecord, SetRecord
 
 NS_PER_S = 1_000_000_000
 MAX_FILL_S = 30.0

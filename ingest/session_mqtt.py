@@ -20,54 +20,59 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from adherence.plan import CarePlan
-from adherence.store import Store
-from devices.errors import AdherenceError, CollectorError
+from devices.errors import AdherenceError
 from devices.mqtt_wire import DeviceEvent, decode_payload, parse_topic, topic_for
+from ingest.errors import CollectorError
 from ingest.mqtt import make_client
 from ingest.mqtt_settings import MqttSettings
 from ingest.session import Feedback, LiveSession, Target
+from ingest.store import Store
 
 log = logging.getLogger(__name__)
 
 FEEDBACK_STREAM = "feedback"
 
 
-def plan_target(
-    plans: Sequence[CarePlan], subject: str, exercise: str, plan_entry: str | None
-) -> Target:
-    """Sets and repetitions the subject's care plan prescribes for ``exercise``.
+class SessionPlanner(Protocol):
+    """What the live-session service asks of the care-plan layer (injected, so ``ingest`` never
+    imports ``adherence``).
 
-    The plan's session ``plan_entry`` is looked at first, then any planned session with that
-    exercise; ``Target()`` (unknown) when the plan does not prescribe it.
+    ``target`` gives the sets and repetitions prescribed for an exercise; ``session_saved`` is
+    called once a finished session is committed to the store (the adherence layer scores the
+    day and queues its points there).
     """
-    for plan in plans:
-        if plan.subject != subject:
-            continue
-        ordered = sorted(plan.sessions, key=lambda s: s.id != plan_entry)
-        for ps in ordered:
-            for ex in ps.exercises:
-                if ex.exercise == exercise:
-                    return Target(ex.sets, ex.reps)
-    return Target()
+
+    def target(self, subject: str, exercise: str, plan_entry: str | None) -> Target:
+        """Prescribed sets and repetitions; ``Target()`` when the plan does not say."""
+        ...
+
+    def session_saved(self, store: Store, session: LiveSession) -> None:
+        """React to a committed session (score the day)."""
+        ...
 
 
-def save_session(
-    store: Store, session: LiveSession, plans: Sequence[CarePlan], sinks: Sequence[str] = ()
-) -> None:
-    """Store a finished session with its data gaps, then score the subject's day.
+class NoPlanner:
+    """A planner that knows no plan: feedback without targets, nothing scored."""
 
-    The day's score points are queued for each outbox sink in ``sinks``.
-    """
+    def target(self, subject: str, exercise: str, plan_entry: str | None) -> Target:
+        """Always ``Target()``: no prescription known."""
+        return Target()
+
+    def session_saved(self, store: Store, session: LiveSession) -> None:
+        """Nothing to score."""
+
+
+def save_session(store: Store, session: LiveSession, planner: SessionPlanner | None = None) -> None:
+    """Store a finished session with its data gaps, then hand it to ``planner`` (scoring)."""
     with store.transaction():
         store.put_session(session.record())
         for g0, g1 in session.gaps:
@@ -79,12 +84,8 @@ def save_session(
                 "no sensor data during a live session",
                 subject=session.subject,
             )
-    plan = next((p for p in plans if p.subject == session.subject), None)
-    if plan is not None:
-        from adherence.scoring import rescore
-
-        day = plan.local_day(session.start_ns)
-        rescore(store, [plan], start=day, end=day, today=day, sinks=sinks)
+    if planner is not None:
+        planner.session_saved(store, session)
 
 
 @dataclass
@@ -114,14 +115,11 @@ class SessionServiceSettings:
         and kept.
     min_rest_s:
         A pause longer than this (s) between repetitions starts a new set.
-    sinks:
-        Outbox sink names that receive the finished session's score points.
     """
 
     mqtt: MqttSettings
     idle_timeout_s: float = 120.0
     min_rest_s: float = 10.0
-    sinks: tuple[str, ...] = ()
 
 
 class SessionService:
@@ -133,8 +131,9 @@ class SessionService:
         :class:`SessionServiceSettings`.
     store:
         Where finished sessions, scores and outbox points go.
-    plans:
-        Care plans: targets for the feedback, and scoring of the finished session.
+    planner:
+        Targets for the feedback and what happens to a finished session (scoring); see
+        :class:`SessionPlanner`. Without one, feedback has no targets and nothing is scored.
     on_feedback:
         Called with each feedback event after it was published (for a live display).
     """
@@ -143,13 +142,13 @@ class SessionService:
         self,
         settings: SessionServiceSettings,
         store: Store,
-        plans: Sequence[CarePlan] = (),
+        planner: SessionPlanner | None = None,
         *,
         on_feedback: Callable[[Feedback], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.plans = list(plans)
+        self.planner: SessionPlanner = planner or NoPlanner()
         self.on_feedback = on_feedback
         self.stats = SessionStats()
         self.subscribed = threading.Event()
@@ -256,7 +255,7 @@ class SessionService:
                 ev.device,
                 exercise,
                 ev.t_ns,
-                target=plan_target(self.plans, ev.subject, exercise, plan_entry),
+                target=self.planner.target(ev.subject, exercise, plan_entry),
                 plan_entry=plan_entry,
                 min_rest_s=self.settings.min_rest_s,
             )
@@ -287,7 +286,7 @@ class SessionService:
         self._publish(key, session.finish(end_ns, status))
         self.stats.finished += 1
         self.stats.timed_out += status == "timeout"
-        save_session(self.store, session, self.plans, self.settings.sinks)
+        save_session(self.store, session, self.planner)
         log.info("session %s %s: %s reps", session.session_id, status, len(session.events))
 
     def _publish(self, key: tuple[str, str, str], events: list[Feedback]) -> None:

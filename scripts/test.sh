@@ -46,6 +46,8 @@ echo "== ruff format --check"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== import contracts (import-linter)"
+.venv/bin/lint-imports
 echo "== pytest"
 set +e
 .venv/bin/python -m pytest "$@"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adherence.store import Store
+from ingest.store import Store
 from tests.services import InfluxDB16, Mosquitto, VictoriaMetrics
 
 REPO = Path(__file__).resolve().parents[1]

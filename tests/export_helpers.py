@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from adherence.plan import CarePlan, parse_plans
-from adherence.store import RepRecord, SessionRecord, SetRecord, Store
 from devices.frame import Frame, StreamKind
+from ingest.store import RepRecord, SessionRecord, SetRecord, Store
 
 KEY = b"k" * 32
 OTHER_KEY = b"o" * 32

@@ -19,7 +19,7 @@ from typing import Any
 from adherence.influx_schema import line
 from adherence.influx_sink import InfluxV1Sink, InfluxV2Sink, Sink
 from adherence.outbox import OutboxSender
-from adherence.store import Store
+from ingest.store import Store
 from tests.services import InfluxDB16, VictoriaMetrics
 
 HOUR_NS = 3600 * 10**9

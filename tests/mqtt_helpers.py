@@ -17,9 +17,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from adherence.store import Store
 from ingest.mqtt import MqttCollector
 from ingest.mqtt_settings import MqttSettings
+from ingest.store import Store
 from tests.services import Mosquitto, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,14 +111,14 @@ class Publisher:
 
 
 class CollectorProcess:
-    """``python -m ingest.mqtt_cli collect mqtt`` as a subprocess with stderr in a file."""
+    """``python -m adherence.mqtt_cli collect mqtt`` as a subprocess with stderr in a file."""
 
     def __init__(self, workdir: Path, broker_url: str, store_path: Path, client_id: str) -> None:
         self.workdir = workdir
         self.args = [
             sys.executable,
             "-m",
-            "ingest.mqtt_cli",
+            "adherence.mqtt_cli",
             "collect",
             "mqtt",
             "--broker",

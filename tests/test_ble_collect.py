@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adherence.store import Store
 from devices import gatt_heart_rate, movesense, polar_pmd
-from devices.errors import CollectorError
 from ingest.ble import BleCollector, BleSettings, UnknownDeviceError
 from ingest.ble_sim import BlePeripheralSim, SimSettings
+from ingest.errors import CollectorError
+from ingest.store import Store
 from tests.ble_fixtures import PERIPHERAL, BlueZoo, bluezoo_fixture  # noqa: F401
 
 pytestmark = pytest.mark.ble
@@ -356,7 +356,7 @@ def test_simulate_command_runs_for_a_duration(
 
 
 def test_store_failure_stops_collection_with_the_error(bluezoo: BlueZoo, store: Store) -> None:
-    from devices.errors import StoreError
+    from ingest.errors import StoreError
 
     class FullDisk:
         """A store whose writes fail, as on a full disk."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from adherence.cli import main
-from adherence.store import Store
+from ingest.store import Store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

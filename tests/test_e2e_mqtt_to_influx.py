@@ -16,11 +16,11 @@ from adherence.outbox import OutboxSender
 from adherence.pipeline import derive
 from adherence.plan import load_plans
 from adherence.scoring import rescore
-from adherence.store import Store
 from devices.recording import read_recording
 from ingest.mqtt import MqttCollector
 from ingest.mqtt_settings import MqttSettings
 from ingest.mqtt_sim import publish_messages, recording_messages, recording_status_topics
+from ingest.store import Store
 from tests.services import InfluxDB16, Mosquitto, wait_until
 
 pytestmark = pytest.mark.services

@@ -14,8 +14,8 @@ import pytest
 from adherence.cli import main
 from adherence.export import FORMATS, TABLES, export
 from adherence.pseudonym import device_pseudonym, key_id, session_pseudonym, subject_pseudonym
-from adherence.store import Store
 from devices.errors import ConfigError
+from ingest.store import Store
 from tests.export_helpers import (
     BOUTS,
     DAILY,

@@ -21,7 +21,7 @@ import pytest
 from adherence import influx_schema
 from adherence.plan import CarePlan, parse_plans
 from adherence.scoring import rescore
-from adherence.store import Store
+from ingest.store import Store
 from tests.export_helpers import DAILY, add_good_patient, fill, good_plan_doc
 
 pytestmark = pytest.mark.services

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from adherence.influx_schema import adherence_daily_line, line, session_line
-from adherence.store import RepRecord, SessionRecord, SetRecord
 from devices.errors import InputError
+from ingest.store import RepRecord, SessionRecord, SetRecord
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from adherence.errors import SinkError
 from adherence.influx_sink import InfluxV1Sink
 from adherence.outbox import OutboxSender
 from adherence.scoring import rescore
-from adherence.store import Store
-from devices.errors import ConfigError, SinkError
+from devices.errors import ConfigError
+from ingest.store import Store
 from tests.influx_helpers import AuthInfluxDB16, influx_rows, synthetic_lines
 from tests.services import InfluxDB16, wait_until
 from tests.test_scoring import plan_from, scenario

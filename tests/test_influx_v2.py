@@ -13,8 +13,8 @@ import pytest
 from adherence.influx_sink import InfluxV2Sink
 from adherence.outbox import OutboxSender
 from adherence.scoring import rescore
-from adherence.store import Store
 from devices.errors import ConfigError
+from ingest.store import Store
 from tests.influx_helpers import StrictVictoriaMetrics, synthetic_lines, vm_samples
 from tests.services import VictoriaMetrics, wait_until
 from tests.test_scoring import plan_from, scenario

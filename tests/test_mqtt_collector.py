@@ -10,16 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adherence.store import Store
-from devices.errors import CollectorError, ConfigError
+from devices.errors import ConfigError
 from devices.mqtt_wire import (
     encode_imu_frame,
     encode_json_samples,
     encode_session_event,
     encode_status,
 )
+from ingest.errors import CollectorError
 from ingest.mqtt_events import events
 from ingest.mqtt_settings import MqttSettings
+from ingest.store import Store
 from tests.mqtt_helpers import (
     BROKER_CONF,
     T0_NS,

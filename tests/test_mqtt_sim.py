@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adherence.store import Store
+from adherence.mqtt_cli import main as mqtt_main
 from devices.recording import read_recording
-from ingest.mqtt_cli import main as mqtt_main
 from ingest.mqtt_events import events
 from ingest.mqtt_settings import MqttSettings
 from ingest.mqtt_sim import (
@@ -24,6 +23,7 @@ from ingest.mqtt_sim import (
     recording_status_topics,
     synthetic_messages,
 )
+from ingest.store import Store
 from tests.mqtt_helpers import REPO, T0_NS, running_collector
 from tests.mqtt_helpers import broker as broker  # noqa: F401 - fixture
 from tests.services import Mosquitto, wait_until
@@ -99,7 +99,7 @@ def test_last_will_reports_a_killed_device_offline(broker: Mosquitto, store: Sto
             [
                 sys.executable,
                 "-m",
-                "ingest.mqtt_cli",
+                "adherence.mqtt_cli",
                 "simulate",
                 "mqtt",
                 "--broker",

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import pytest
 
+from adherence.errors import SinkError
 from adherence.influx_sink import classify
 from adherence.outbox import OutboxSender
-from adherence.store import Store
-from devices.errors import SinkError
+from ingest.store import Store
 
 
 class ScriptedSink:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from adherence.outbox import OutboxSender
-from adherence.store import Store
+from ingest.store import Store
 from tests.influx_helpers import influx_rows, make_sink, synthetic_lines, vm_samples
 from tests.services import InfluxDB16, VictoriaMetrics, wait_until
 

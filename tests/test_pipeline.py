@@ -8,10 +8,10 @@ from pathlib import Path
 
 from adherence.pipeline import derive, import_recordings, read_recordings
 from adherence.plan import load_plans
-from adherence.store import Store
 from devices.mqtt_wire import DeviceEvent
 from devices.recording import read_recording
 from ingest.mqtt_events import ensure_events_table, put_events
+from ingest.store import Store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

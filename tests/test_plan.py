@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from adherence.errors import PlanError
 from adherence.plan import FORMAT, load_plans, parse_plans
-from devices.errors import PlanError
 
 
 def sample_doc() -> dict[str, Any]:

@@ -14,7 +14,7 @@ from adherence.cli import main
 from adherence.plan import CarePlan, parse_plans
 from adherence.report import patient_views, render_report, risk_level
 from adherence.scoring import Flag
-from adherence.store import Store
+from ingest.store import Store
 from tests.export_helpers import (
     FILE_NAME,
     MAC,

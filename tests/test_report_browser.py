@@ -20,7 +20,7 @@ import pytest
 
 from adherence.plan import parse_plans
 from adherence.report import write_report
-from adherence.store import Store
+from ingest.store import Store
 from tests.export_helpers import add_good_patient, fill, good_plan_doc
 
 pytestmark = pytest.mark.browser

@@ -17,7 +17,7 @@ import pytest
 from adherence.cli import main
 from adherence.plan import CarePlan, parse_plans
 from adherence.scoring import match_day, rescore, score_plan
-from adherence.store import RepRecord, SessionRecord, SetRecord, Store
+from ingest.store import RepRecord, SessionRecord, SetRecord, Store
 from tests.test_plan import sample_doc
 
 D = dt.date

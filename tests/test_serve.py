@@ -17,8 +17,8 @@ from adherence.cli import main
 from adherence.config import load_config
 from adherence.plan import load_plans
 from adherence.serve import serve
-from adherence.store import Store
 from devices.errors import ConfigError
+from ingest.store import Store
 from tests.influx_helpers import influx_rows
 from tests.services import InfluxDB16, Mosquitto, wait_until
 from tests.test_scoring import bout

@@ -12,15 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adherence.live_plans import CarePlanPlanner
 from adherence.plan import load_plans
-from adherence.store import Store
+from adherence.session_cli import SessionTee
 from devices.recording import write_recording
 from features.synthetic import synth_session
 from ingest.ble import BleCollector, BleSettings
 from ingest.ble_sim import BlePeripheralSim, SimSettings
 from ingest.session import Feedback, LiveSession, Target
-from ingest.session_cli import SessionTee
 from ingest.session_mqtt import save_session
+from ingest.store import Store
 from tests.ble_fixtures import PERIPHERAL, BlueZoo, bluezoo_fixture  # noqa: F401
 
 pytestmark = pytest.mark.ble
@@ -105,7 +106,7 @@ def test_ble_guided_session_feedback_in_order(
         "set 2 of 2 done: 4 repetitions",
         "session complete: 2 sets, 8 repetitions",
     ]
-    save_session(store, session, load_plans(SAMPLE / "care_plans.json"))
+    save_session(store, session, CarePlanPlanner(load_plans(SAMPLE / "care_plans.json")))
     (stored,) = store.sessions("P001")
     assert [len(s.reps) for s in stored.sets] == [4, 4] and stored.source == f"live:{PERIPHERAL}"
     # the raw frames went to the store too (the tee passes everything on)
@@ -131,7 +132,7 @@ def test_ble_disconnect_mid_set_count_continues_and_gap_recorded(
     # Repetitions done while the link was down are lost (how many depends on how long the
     # reconnect took); none is invented, and the second set is counted in full.
     assert before + 4 <= len(reps) <= 8 and session.reps_per_set()[-1] == 4
-    save_session(store, session, [])
+    save_session(store, session, CarePlanPlanner([]))
     ((g0, g1),) = session.gaps
     gaps = [g for g in store.gaps(device=PERIPHERAL) if g.stream == "accel"]
     assert {g.reason for g in gaps} == {"disconnected", "no sensor data during a live session"}

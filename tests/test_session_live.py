@@ -12,14 +12,15 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from adherence.live_plans import CarePlanPlanner, plan_target
 from adherence.plan import load_plans
-from adherence.store import Store
 from devices.frame import Frame, StreamKind
 from devices.mqtt_wire import encode_imu_frame, encode_session_event, topic_for
 from devices.recording import Recording, read_recording
 from ingest.mqtt_settings import MqttSettings
 from ingest.session import LiveSession, Target
-from ingest.session_mqtt import SessionService, SessionServiceSettings, plan_target
+from ingest.session_mqtt import SessionService, SessionServiceSettings
+from ingest.store import Store
 from tests.services import Mosquitto, wait_until
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -157,10 +158,9 @@ def service(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[tuple[SessionServi
         SessionServiceSettings(
             MqttSettings(broker=mosquitto.url, prefix="live", client_id="sessions"),
             idle_timeout_s=2.0,
-            sinks=("coach",),
         ),
         store,
-        load_plans(SAMPLE / "care_plans.json"),
+        CarePlanPlanner(load_plans(SAMPLE / "care_plans.json"), ["coach"]),
     )
     stop = threading.Event()
     th = threading.Thread(target=svc.run, args=(stop,), daemon=True)

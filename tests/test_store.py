@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adherence.store import RepRecord, SessionRecord, SetRecord, Store
-from devices.errors import StoreError
 from devices.frame import Frame, make_frame
+from ingest.errors import StoreError
+from ingest.store import RepRecord, SessionRecord, SetRecord, Store
 
 T0 = 1_794_000_000_000_000_000
 REPO = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ def test_corrupt_file_is_a_store_error(tmp_path: Path) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
-    from adherence.store import Store
+    from ingest.store import Store
     from tests.test_store import accel_frame
     store = Store(sys.argv[1])
     seq = 0

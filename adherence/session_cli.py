@@ -21,12 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adherence.live_plans import CarePlanPlanner, plan_target
 from adherence.plan import load_plans
-from adherence.store import Store
 from devices.errors import ConfigError
 from devices.frame import Frame
 from ingest.session import Feedback, LiveSession, Target
-from ingest.session_mqtt import SessionService, SessionServiceSettings, plan_target, save_session
+from ingest.session_mqtt import SessionService, SessionServiceSettings, save_session
+from ingest.store import Store
 
 
 class SessionTee:
@@ -96,7 +97,7 @@ def run_ble_session(args: argparse.Namespace) -> int:
         finally:
             for fb in session.finish(time.time_ns()):
                 show(fb)
-            save_session(store, session, plans, tuple(args.sink))
+            save_session(store, session, CarePlanPlanner(plans, args.sink))
     return 0
 
 
@@ -116,14 +117,16 @@ def run_mqtt_service(args: argparse.Namespace) -> int:
             tls_ca=args.tls_ca,
         ),
         idle_timeout_s=args.idle_timeout,
-        sinks=tuple(args.sink),
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with Store(args.store) as store:
         service = SessionService(
-            settings, store, plans, on_feedback=lambda fb: print(f"{fb.session_id}: {fb.text()}")
+            settings,
+            store,
+            CarePlanPlanner(plans, args.sink),
+            on_feedback=lambda fb: print(f"{fb.session_id}: {fb.text()}"),
         )
         service.run(stop)
     return 0

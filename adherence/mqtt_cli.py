@@ -1,6 +1,6 @@
 """``adherence collect mqtt`` and ``adherence simulate mqtt`` (thin shells over the library).
 
-Also runnable alone: ``python -m ingest.mqtt_cli collect mqtt --broker mqtt://127.0.0.1:1883``.
+Also runnable alone: ``python -m adherence.mqtt_cli collect mqtt --broker mqtt://127.0.0.1:1883``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from adherence.store import Store
 from devices.errors import AdherenceError, ConfigError
 from ingest.mqtt import CollectorStats, MqttCollector
 from ingest.mqtt_settings import MqttSettings
@@ -26,6 +25,7 @@ from ingest.mqtt_sim import (
     recording_status_topics,
     synthetic_messages,
 )
+from ingest.store import Store
 
 SubParsers = argparse._SubParsersAction
 
@@ -184,7 +184,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry point with only the MQTT commands (same options as ``adherence``)."""
-    parser = argparse.ArgumentParser(prog="python -m ingest.mqtt_cli")
+    parser = argparse.ArgumentParser(prog="python -m adherence.mqtt_cli")
     sub = parser.add_subparsers(dest="command", required=True)
     groups = {}
     for name in ("collect", "simulate"):

@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from devices.errors import StoreError
 from devices.frame import Frame, StreamKind
+from ingest.errors import StoreError
 
 SCHEMA_VERSION = 1
 

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adherence.store import Store
 from ingest.ble import BleCollector, BleSettings
 from ingest.ble_sim import PROFILES, BlePeripheralSim, SimSettings
+from ingest.store import Store
 
 
 def register(sub: Any, groups: Any) -> None:
