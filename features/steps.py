@@ -35,7 +35,8 @@ optimisation set only (``docs/steps.md`` has the figures and an ablation).
 
 Every stage needs only a bounded neighbourhood of a sample, so :class:`StepCounter` processes a
 week of 100 Hz data in chunks with a few MB of state and finds exactly the same steps as one-shot
-processing (:func:`count_steps` is one ``update`` on the whole array followed by ``finish``).
+processing (:func:`count_steps` feeds the array to it in chunks of :data:`COUNT_CHUNK` rows, so
+its memory does not grow with the length of the input).
 
 References
 ----------
@@ -719,28 +720,69 @@ def count_steps(
         raise InputError(
             "count_steps", "nan_policy", f"must be 'raise' or 'gap', not {nan_policy!r}"
         )
-    a = _check_accel(accel_g, allow_nan=nan_policy == "gap")
+    # shape and dtype only: finiteness is checked chunk by chunk below (a whole-array mask
+    # would cost 3 bytes per sample)
+    a = _check_accel(accel_g, allow_nan=True)
     n = a.shape[0]
-    if nan_policy == "gap":
-        finite = np.isfinite(a).all(axis=1)
-        if not finite.all():
-            p = params if params is not None else StepParams()
-            # peaks of each finite segment, then one walk gating over all of them: a run may
-            # continue across a gap shorter than max_step_gap_s (no step is added in the gap)
-            ungated = replace(p, min_run_steps=1)
-            times: list[FloatArray] = []
-            edges = np.flatnonzero(np.diff(np.r_[0, finite.astype(np.int8), 0]))
-            for s, e in zip(edges[::2], edges[1::2], strict=True):
-                sc = StepCounter(fs, ungated)
-                t1 = sc.update(a[s:e])
-                t2 = sc.finish()
-                times.append(np.concatenate([t1, t2]) + s / fs)
-            all_times = np.concatenate(times) if times else np.empty(0)
-            st = _gate_runs(all_times, p.min_run_steps, p.max_step_gap_s)
-            return StepResult(int(st.size), st, fs, n / fs)
-    sc = StepCounter(fs, params)
-    st = np.concatenate([sc.update(a), sc.finish()])
+    bad_row = _first_nonfinite_row(a)
+    if bad_row is not None and nan_policy == "raise":
+        raise InputError(
+            "accel_g",
+            f"row {bad_row}",
+            "contains NaN or inf samples; use nan_policy='gap' to split at gaps",
+        )
+    p = params if params is not None else StepParams()
+    if bad_row is None:
+        sc = StepCounter(fs, p)
+        parts = [sc.update(a[i : i + COUNT_CHUNK]) for i in range(0, n, COUNT_CHUNK)]
+        st = np.concatenate([*parts, sc.finish()])
+    else:
+        st = _count_finite_segments(a, fs, p)
     return StepResult(int(st.size), st, fs, n / fs)
+
+
+COUNT_CHUNK = 1 << 20
+"""Samples per :meth:`StepCounter.update` inside :func:`count_steps` (bounds its memory: the
+chunked engine gives identical step times for any chunking)."""
+
+
+def _first_nonfinite_row(a: npt.NDArray[np.floating]) -> int | None:
+    """Index of the first row with a NaN or inf value, or None; scanned in chunks."""
+    for i in range(0, a.shape[0], COUNT_CHUNK):
+        bad = ~np.isfinite(a[i : i + COUNT_CHUNK]).all(axis=1)
+        if bad.any():
+            return i + int(np.argmax(bad))
+    return None
+
+
+def _count_finite_segments(a: npt.NDArray[np.floating], fs: float, p: StepParams) -> FloatArray:
+    """``nan_policy="gap"``: peaks of each finite run, then one walk gating over all of them.
+
+    A run may continue across a gap shorter than ``max_step_gap_s`` (no step is added in the
+    gap). The input is scanned in chunks of :data:`COUNT_CHUNK` rows; a finite run that spans
+    chunks is fed to one counter, so the result does not depend on the chunking.
+    """
+    ungated = replace(p, min_run_steps=1)
+    times: list[FloatArray] = []
+    sc: StepCounter | None = None
+    sc_start = 0
+    for i in range(0, a.shape[0], COUNT_CHUNK):
+        c = a[i : i + COUNT_CHUNK]
+        finite = np.isfinite(c).all(axis=1)
+        edges = np.flatnonzero(np.diff(np.r_[0, finite.astype(np.int8), 0]))
+        for s, e in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+            if sc is None or s > 0:
+                if sc is not None:
+                    times.append(sc.finish() + sc_start / fs)
+                sc, sc_start = StepCounter(fs, ungated), i + s
+            times.append(sc.update(c[s:e]) + sc_start / fs)
+        if sc is not None and not finite[-1]:
+            times.append(sc.finish() + sc_start / fs)
+            sc = None
+    if sc is not None:
+        times.append(sc.finish() + sc_start / fs)
+    all_times = np.concatenate(times) if times else np.empty(0)
+    return _gate_runs(all_times, p.min_run_steps, p.max_step_gap_s)
 
 
 def resample_uniform(

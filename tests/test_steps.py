@@ -474,3 +474,54 @@ def test_foot_switch_steps_repairs_chatter_and_missed_contacts(
     res = foot_switch_steps(t_ns, left, _switch_states(right_s, dur_s))
     assert (res.chatter, res.restored) == (chatter, restored)
     np.testing.assert_allclose(res.times_ns / 1e9, expected_s, atol=0.011)
+
+
+class TestCountStepsInChunks:
+    """``count_steps`` runs the chunked engine: same steps as one update on the whole array."""
+
+    @pytest.mark.parametrize("chunk", [777, 1500])
+    def test_counts_identical_to_one_shot_engine(
+        self, monkeypatch: pytest.MonkeyPatch, chunk: int
+    ) -> None:
+        from features import steps as steps_mod
+
+        parts = [synthetic_walk(n, f, seed=k)[0] for k, (n, f) in enumerate([(40, 1.7), (30, 2.1)])]
+        accel = np.concatenate(parts)
+        sc = StepCounter(100.0)
+        one_shot = np.concatenate([sc.update(accel), sc.finish()])
+        monkeypatch.setattr(steps_mod, "COUNT_CHUNK", chunk)
+        res = count_steps(accel, 100.0)
+        assert len(accel) > 3 * chunk
+        assert res.count == 70  # the synthetic walks have 40 + 30 steps
+        np.testing.assert_array_equal(res.step_times_s, one_shot)
+
+    def test_gap_across_chunk_boundary(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from features import steps as steps_mod
+
+        a1, _ = synthetic_walk(60, 1.8, seed=1)
+        a2, _ = synthetic_walk(50, 1.6, seed=2)
+        accel = np.concatenate([a1, np.full((300, 3), np.nan), a2])
+        # the old way, computed here: one ungated counter per finite run, then walk gating
+        ungated = StepParams(min_run_steps=1)
+        times = []
+        for s, e in ((0, len(a1)), (len(a1) + 300, len(accel))):
+            sc = StepCounter(100.0, ungated)
+            times.append(np.concatenate([sc.update(accel[s:e]), sc.finish()]) + s / 100.0)
+        expected = np.concatenate(times)
+        monkeypatch.setattr(steps_mod, "COUNT_CHUNK", len(a1) + 150)  # a boundary in the gap
+        res = count_steps(accel, 100.0, nan_policy="gap")
+        assert res.count == 110
+        np.testing.assert_array_equal(res.step_times_s, expected)
+        monkeypatch.setattr(steps_mod, "COUNT_CHUNK", 500)  # boundaries inside both walks
+        np.testing.assert_array_equal(
+            count_steps(accel, 100.0, nan_policy="gap").step_times_s, expected
+        )
+
+    def test_nan_row_is_named_in_a_later_chunk(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from features import steps as steps_mod
+
+        accel, _ = synthetic_walk(20, 1.8, seed=3)
+        accel[1234, 2] = np.nan
+        monkeypatch.setattr(steps_mod, "COUNT_CHUNK", 1000)
+        with pytest.raises(ValueError, match="row 1234"):
+            count_steps(accel, 100.0)
