@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -700,6 +700,147 @@ class Store:
         return [
             (a, b, c, json.loads(d)) for a, b, c, d in self.execute(sql + " ORDER BY 1, 2", params)
         ]
+
+    # -- bulk reads for the archive and cohort reprocessing (issue 18) ---------------------
+    def frame_start_range(self, subject: str) -> tuple[int, int] | None:
+        """First and last frame start time of ``subject`` (UTC ns), or None without frames."""
+        row = self.execute(
+            "SELECT MIN(start_ns), MAX(start_ns) FROM frames WHERE subject=?", (subject,)
+        )[0]
+        return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    def frame_batches(
+        self,
+        subject: str,
+        *,
+        stream: StreamKind | str | None = None,
+        device: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        overlap: bool = False,
+        batch_frames: int = 500,
+    ) -> Iterator[list[Frame]]:
+        """Yield a subject's frames in batches of ``batch_frames``, in (start_ns, device, stream,
+        seq) order, without ever holding more than one batch in memory.
+
+        With ``overlap=False`` a frame is selected when its first time is in [start_ns, end_ns)
+        (each frame belongs to exactly one window: the archive's partitions); with
+        ``overlap=True`` when it overlaps [start_ns, end_ns) (as :meth:`frames`). Each batch is
+        one query (keyset pagination), so writers are never blocked for long.
+        """
+        where = ["subject=?"]
+        params: list[Any] = [subject]
+        for col, val in (("stream", stream), ("device", device)):
+            if val is not None:
+                where.append(f"{col}=?")
+                params.append(str(val))
+        if start_ns is not None:
+            where.append("end_ns>=?" if overlap else "start_ns>=?")
+            params.append(int(start_ns))
+        if end_ns is not None:
+            where.append("start_ns<?")
+            params.append(int(end_ns))
+        sql = (
+            "SELECT subject, device, stream, seq, fs_hz, units, t_ns, vals, device_t_ns, meta, n,"
+            " k, start_ns FROM frames WHERE " + " AND ".join(where)
+        )
+        key: tuple[int, str, str, int] | None = None
+        while True:
+            if key is None:
+                rows = self.execute(
+                    sql + " ORDER BY start_ns, device, stream, seq LIMIT ?",
+                    [*params, int(batch_frames)],
+                )
+            else:
+                rows = self.execute(
+                    sql + " AND (start_ns, device, stream, seq) > (?, ?, ?, ?)"
+                    " ORDER BY start_ns, device, stream, seq LIMIT ?",
+                    [*params, *key, int(batch_frames)],
+                )
+            if not rows:
+                return
+            last = rows[-1]
+            key = (int(last[12]), last[1], last[2], int(last[3]))
+            yield [_row_frame(r[:12]) for r in rows]
+
+    def stream_devices(self, subject: str, stream: StreamKind | str) -> list[str]:
+        """Devices with frames of ``stream`` for ``subject``, sorted."""
+        rows = self.execute(
+            "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=? ORDER BY 1",
+            (subject, str(stream)),
+        )
+        return [r[0] for r in rows]
+
+    def steps_minute_rows(self, subject: str) -> list[StepsMinuteRow]:
+        """Stored steps per minute of ``subject``, by minute."""
+        rows = self.execute(
+            "SELECT minute_ns, steps, cadence_spm, wear FROM steps_minute WHERE subject=?"
+            " ORDER BY minute_ns",
+            (subject,),
+        )
+        return [StepsMinuteRow(int(m), int(s), c, bool(w)) for m, s, c, w in rows]
+
+    def bout_rows(self, subject: str) -> list[BoutRow]:
+        """Stored walking bouts of ``subject``, by start time."""
+        rows = self.execute(
+            "SELECT start_ns, end_ns, steps, cadence_spm FROM walking_bouts WHERE subject=?"
+            " ORDER BY start_ns",
+            (subject,),
+        )
+        return [BoutRow(int(a), int(b), int(s), c) for a, b, s, c in rows]
+
+    def daily_summary_rows(self, subject: str) -> list[DailySummaryRow]:
+        """Stored daily summaries of ``subject``, by local day."""
+        rows = self.execute(
+            "SELECT day, steps, wear_min, active_min, judgeable FROM daily_summary"
+            " WHERE subject=? ORDER BY day",
+            (subject,),
+        )
+        return [DailySummaryRow(d, int(s), int(w), int(a), bool(j)) for d, s, w, a, j in rows]
+
+
+def _row_frame(row: Sequence[Any]) -> Frame:
+    subj, dev, strm, seq, fs, units, tb, vb, db, meta, n, k = row
+    return Frame(
+        subject=subj,
+        device=dev,
+        stream=StreamKind(strm),
+        t_ns=np.frombuffer(tb, dtype="<i8"),
+        values=np.frombuffer(vb, dtype="<f8").reshape(n, k),
+        units=tuple(json.loads(units)),
+        fs_hz=fs,
+        seq=seq,
+        device_t_ns=None if db is None else np.frombuffer(db, dtype="<i8"),
+        meta=json.loads(meta),
+    )
+
+
+class StepsMinuteRow(NamedTuple):
+    """One ``steps_minute`` row: UTC minute start (ns), steps, cadence (steps/min), worn."""
+
+    minute_ns: int
+    steps: int
+    cadence_spm: float | None
+    wear: bool
+
+
+class BoutRow(NamedTuple):
+    """One walking bout: start and end (UTC ns), steps, cadence (steps/min)."""
+
+    start_ns: int
+    end_ns: int
+    steps: int
+    cadence_spm: float | None
+
+
+class DailySummaryRow(NamedTuple):
+    """One local day: steps, wear and active minutes, judgeable (enough wear)."""
+
+    day: str
+    steps: int
+    wear_min: int
+    active_min: int
+    judgeable: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,454 @@
+"""The raw archive: a store's frames and sessions as a Parquet dataset, through fsspec.
+
+Layout under the archive URL (hive style, readable by pyarrow, pandas, DuckDB or Spark with
+hive partitioning)::
+
+    frames/subject=<id>/date=<YYYY-MM-DD>/part-<hash>.parquet   raw frames, one file per subject
+                                                                and local day
+    sessions/subject=<id>/part-<hash>.parquet                   exercise sessions as registered
+
+``date`` is the local date (the subject's care-plan time zone, ``--plans``) of the frame's *first*
+sample, so every frame is in exactly one partition. The partition columns (``subject``,
+``date``) are in the path only, as hive partitioning expects.
+
+Idempotent: a partition's file name is a hash of its partition key (never of the run or of its
+content) and its rows are written in (start_ns, device, stream, seq) order in row groups of a
+fixed number of frames, so archiving the same store again writes the same files with the same
+bytes; a day that received more data is rewritten whole under the same name. Each file is
+written to a temporary name first and then moved into place, so a reader never sees half a
+file. The frame identity (subject, device, stream, seq, first time) is kept: loading the
+archive into a store (:func:`load_subject`) stores each frame once (the store's unique key), so
+nothing is counted twice.
+
+Local archives get folders 0700 and files 0600 (health data). Object stores take their URL
+(``s3://bucket/prefix``, ``gs://...``, ``abfs://...``) with the matching fsspec driver
+installed; their permissions are the bucket's.
+
+Columns of ``frames``: ``device``, ``stream`` (strings), ``seq``, ``start_ns``, ``end_ns``
+(int64, UTC ns), ``fs_hz`` (float64, null for event streams), ``units`` (list of strings),
+``k`` (columns per sample), ``t_ns`` (list of int64, UTC ns), ``values`` (list of float64, the
+(n, k) samples row by row), ``device_t_ns`` (list of int64 or null), ``meta`` (JSON text).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import posixpath
+import stat
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo
+
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
+
+from adherence.plan import local_midnight_ns
+from devices.errors import ConfigError, DataFileError
+from devices.frame import Frame, StreamKind
+from ingest.store import RepRecord, SessionRecord, SetRecord, Store
+
+__all__ = [
+    "ArchiveResult",
+    "Target",
+    "archive_store",
+    "archived_subjects",
+    "parquet_writer",
+    "load_subject",
+    "read_frames",
+    "read_sessions",
+]
+
+ROW_GROUP_FRAMES = 2000
+"""Frames per Parquet row group (and per store read): bounds the archive's memory."""
+NS_PER_S = 1_000_000_000
+
+FRAME_SCHEMA = pa.schema(
+    [
+        ("device", pa.string()),
+        ("stream", pa.string()),
+        ("seq", pa.int64()),
+        ("start_ns", pa.int64()),
+        ("end_ns", pa.int64()),
+        ("fs_hz", pa.float64()),
+        ("units", pa.list_(pa.string())),
+        ("k", pa.int32()),
+        ("t_ns", pa.list_(pa.int64())),
+        ("values", pa.list_(pa.float64())),
+        ("device_t_ns", pa.list_(pa.int64())),
+        ("meta", pa.string()),
+    ]
+)
+SESSION_SCHEMA = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("exercise", pa.string()),
+        ("start_ns", pa.int64()),
+        ("end_ns", pa.int64()),
+        ("plan_entry", pa.string()),
+        ("source", pa.string()),
+        ("status", pa.string()),
+        ("sets", pa.string()),
+        ("meta", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ArchiveResult:
+    """What :func:`archive_store` wrote: partitions (files), frames and sessions."""
+
+    subjects: int
+    files: int
+    frames: int
+    sessions: int
+
+
+class Target:
+    """A folder on an fsspec file system, written with temporary names, 0700/0600 when local.
+
+    Parameters
+    ----------
+    url:
+        A local path or an fsspec URL (``file://``, ``memory://``, ``s3://bucket/prefix``...).
+    storage_options:
+        Passed to the fsspec file system (credentials come from the driver's usual places).
+    """
+
+    def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        self.url = url
+        fs, root = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
+        self.fs: fsspec.AbstractFileSystem = fs
+        self.root: str = root.rstrip("/") or "/"
+        self.local = isinstance(fs, LocalFileSystem)
+
+    def path(self, *parts: str) -> str:
+        """The file system path of ``parts`` under the root."""
+        return posixpath.join(self.root, *parts)
+
+    def makedirs(self, rel: str) -> None:
+        """Create ``rel`` and its parents under the root (0700 when local)."""
+        path = self.path(rel)
+        self.fs.makedirs(path, exist_ok=True)
+        if self.local:
+            d = path
+            while len(d) >= len(self.root):
+                os.chmod(d, stat.S_IRWXU)
+                if d == self.root:
+                    break
+                d = posixpath.dirname(d)
+
+    def write(self, rel: str, fill: Callable[[Any], None]) -> None:
+        """Write file ``rel`` by calling ``fill(fileobj)``; move it into place when complete."""
+        self.makedirs(posixpath.dirname(rel))
+        final = self.path(rel)
+        tmp = f"{final}.tmp-{uuid.uuid4().hex}"
+        try:
+            with self.fs.open(tmp, "wb") as f:
+                fill(f)
+            if self.local:
+                os.chmod(tmp, stat.S_IRUSR | stat.S_IWUSR)
+            self.fs.mv(tmp, final)
+        finally:
+            if self.fs.exists(tmp):
+                self.fs.rm(tmp)
+
+    def ls(self, rel: str) -> list[str]:
+        """Names (not paths) of the entries of folder ``rel``, sorted; empty if missing."""
+        path = self.path(rel)
+        if not self.fs.isdir(path):
+            return []
+        return sorted(posixpath.basename(p.rstrip("/")) for p in self.fs.ls(path, detail=False))
+
+    def open(self, rel: str) -> Any:
+        """Open file ``rel`` for reading (binary)."""
+        return self.fs.open(self.path(rel), "rb")
+
+
+def parquet_writer(table: pa.Table) -> Callable[[Any], None]:
+    """A ``fill`` for :meth:`Target.write` that writes ``table`` as one Parquet file (zstd)."""
+
+    def fill(f: Any) -> None:
+        pq.write_table(table, f, compression="zstd")
+
+    return fill
+
+
+def part_name(*key: str) -> str:
+    """Deterministic file name of a partition: ``part-<16 hex of sha256(key)>.parquet``."""
+    digest = hashlib.sha256("/".join(key).encode()).hexdigest()[:16]
+    return f"part-{digest}.parquet"
+
+
+def subject_dir(subject: str) -> str:
+    """The hive partition folder of a subject (``subject=<id>``, URI-escaped)."""
+    return f"subject={quote(subject, safe='')}"
+
+
+def _frames_table(frames: Sequence[Frame]) -> pa.Table:
+    n = np.array([f.n for f in frames], dtype=np.int64)
+    k = np.array([f.values.shape[1] for f in frames], dtype=np.int64)
+    t_off = np.r_[0, np.cumsum(n)].astype(np.int64)
+    v_off = np.r_[0, np.cumsum(n * k)].astype(np.int64)
+    has_dev = np.array([f.device_t_ns is not None for f in frames])
+    d_len = np.where(has_dev, n, 0)
+    d_off = np.r_[0, np.cumsum(d_len)].astype(np.int64)
+    dev_vals = [f.device_t_ns for f in frames if f.device_t_ns is not None]
+    dev_arr = np.concatenate(dev_vals) if dev_vals else np.empty(0, np.int64)
+    cols = {
+        "device": pa.array([f.device for f in frames], pa.string()),
+        "stream": pa.array([f.stream.value for f in frames], pa.string()),
+        "seq": pa.array([f.seq for f in frames], pa.int64()),
+        "start_ns": pa.array([f.start_ns for f in frames], pa.int64()),
+        "end_ns": pa.array([f.end_ns for f in frames], pa.int64()),
+        "fs_hz": pa.array([f.fs_hz for f in frames], pa.float64()),
+        "units": pa.array([list(f.units) for f in frames], pa.list_(pa.string())),
+        "k": pa.array(k, pa.int32()),
+        "t_ns": pa.ListArray.from_arrays(
+            pa.array(t_off), pa.array(np.concatenate([f.t_ns for f in frames]), pa.int64())
+        ),
+        "values": pa.ListArray.from_arrays(
+            pa.array(v_off),
+            pa.array(np.concatenate([f.values.ravel() for f in frames]), pa.float64()),
+        ),
+        "device_t_ns": pa.ListArray.from_arrays(
+            pa.array(d_off), pa.array(dev_arr, pa.int64()), mask=pa.array(~has_dev)
+        ),
+        "meta": pa.array([json.dumps(f.meta, sort_keys=True) for f in frames], pa.string()),
+    }
+    return pa.table(cols, schema=FRAME_SCHEMA)
+
+
+def _table_frames(subject: str, table: pa.Table) -> Iterator[Frame]:
+    t_list = table.column("t_ns").combine_chunks()
+    v_list = table.column("values").combine_chunks()
+    d_list = table.column("device_t_ns").combine_chunks()
+    t_flat = t_list.values.to_numpy(zero_copy_only=False)
+    v_flat = v_list.values.to_numpy(zero_copy_only=False)
+    d_flat = d_list.values.to_numpy(zero_copy_only=False)
+    t_off = t_list.offsets.to_numpy()
+    v_off = v_list.offsets.to_numpy()
+    d_off = d_list.offsets.to_numpy()
+    d_valid = d_list.is_valid().to_numpy(zero_copy_only=False)
+    meta = table.select(["device", "stream", "seq", "fs_hz", "units", "k", "meta"]).to_pylist()
+    for i, m in enumerate(meta):
+        n = int(t_off[i + 1] - t_off[i])
+        yield Frame(
+            subject=subject,
+            device=m["device"],
+            stream=StreamKind(m["stream"]),
+            t_ns=t_flat[t_off[i] : t_off[i + 1]],
+            values=v_flat[v_off[i] : v_off[i + 1]].reshape(n, int(m["k"])),
+            units=tuple(m["units"]),
+            fs_hz=m["fs_hz"],
+            seq=int(m["seq"]),
+            device_t_ns=d_flat[d_off[i] : d_off[i + 1]] if d_valid[i] else None,
+            meta=json.loads(m["meta"]),
+        )
+
+
+def _local_dates(first_ns: int, last_ns: int, tz: ZoneInfo) -> list[dt.date]:
+    d0 = dt.datetime.fromtimestamp(first_ns / NS_PER_S, tz=tz).date()
+    d1 = dt.datetime.fromtimestamp(last_ns / NS_PER_S, tz=tz).date()
+    return [d0 + dt.timedelta(days=i) for i in range((d1 - d0).days + 1)]
+
+
+def _write_day(store: Store, target: Target, subject: str, day: dt.date, tz: ZoneInfo) -> int:
+    """Write one subject-day partition; return its number of frames (0: nothing written)."""
+    lo = local_midnight_ns(day, tz)
+    hi = local_midnight_ns(day + dt.timedelta(days=1), tz)
+    batches = store.frame_batches(subject, start_ns=lo, end_ns=hi, batch_frames=ROW_GROUP_FRAMES)
+    first = next(batches, None)
+    if not first:
+        return 0
+    count = 0
+
+    def fill(f: Any) -> None:
+        nonlocal count
+        with pq.ParquetWriter(f, FRAME_SCHEMA, compression="zstd") as w:
+            for batch in (first, *batches):
+                w.write_table(_frames_table(batch), row_group_size=ROW_GROUP_FRAMES)
+                count += len(batch)
+
+    rel = posixpath.join("frames", subject_dir(subject), f"date={day.isoformat()}")
+    target.write(posixpath.join(rel, part_name(subject, day.isoformat())), fill)
+    return count
+
+
+def _sessions_table(sessions: Sequence[SessionRecord]) -> pa.Table:
+    def sets_json(s: SessionRecord) -> str:
+        return json.dumps(
+            [
+                [st.set_index, st.start_ns, st.end_ns, [list(r) for r in _rep_rows(st)]]
+                for st in s.sets
+            ]
+        )
+
+    rows = {
+        "session_id": [s.session_id for s in sessions],
+        "exercise": [s.exercise for s in sessions],
+        "start_ns": [s.start_ns for s in sessions],
+        "end_ns": [s.end_ns for s in sessions],
+        "plan_entry": [s.plan_entry for s in sessions],
+        "source": [s.source for s in sessions],
+        "status": [s.status for s in sessions],
+        "sets": [sets_json(s) for s in sessions],
+        "meta": [json.dumps(s.meta, sort_keys=True) for s in sessions],
+    }
+    return pa.table(rows, schema=SESSION_SCHEMA)
+
+
+def _rep_rows(st: SetRecord) -> list[tuple[int, int, float, float | None]]:
+    return [(r.start_ns, r.end_ns, r.duration_s, r.rom_deg) for r in st.reps]
+
+
+def archive_store(
+    store: Store,
+    time_zones: Mapping[str, ZoneInfo],
+    url: str,
+    *,
+    subjects: Sequence[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    on_subject: Callable[[str], None] | None = None,
+) -> ArchiveResult:
+    """Write ``store``'s frames and sessions to the Parquet archive at ``url``.
+
+    Parameters
+    ----------
+    store:
+        The store to read (read only).
+    time_zones:
+        Time zone of each subject (from the care plans): decides the local-date partitions.
+    url:
+        Archive root: a local folder or an fsspec URL.
+    subjects:
+        Only these subjects (default: every subject with frames or sessions in the store).
+    storage_options:
+        fsspec options for ``url``.
+    on_subject:
+        Called with each subject once it is archived (progress).
+
+    Raises
+    ------
+    ConfigError
+        A subject has no time zone (no care plan): named, nothing is written for anyone.
+    """
+    wanted = list(subjects) if subjects is not None else store.subjects()
+    missing = sorted(s for s in wanted if s not in time_zones)
+    if missing:
+        raise ConfigError(
+            "archive", "--plans", f"no care plan (time zone) for subject(s) {', '.join(missing)}"
+        )
+    target = Target(url, storage_options)
+    target.makedirs("")
+    files = frames = sessions = 0
+    for subject in wanted:
+        tz = time_zones[subject]
+        span = store.frame_start_range(subject)
+        for day in _local_dates(*span, tz) if span else []:
+            n = _write_day(store, target, subject, day, tz)
+            frames += n
+            files += n > 0
+        stored = store.sessions(subject)
+        if stored:
+            table = _sessions_table(stored)
+            target.write(
+                posixpath.join("sessions", subject_dir(subject), part_name(subject)),
+                parquet_writer(table),
+            )
+            files += 1
+            sessions += len(stored)
+        if on_subject is not None:
+            on_subject(subject)
+    return ArchiveResult(len(wanted), files, frames, sessions)
+
+
+def archived_subjects(url: str, storage_options: Mapping[str, Any] | None = None) -> list[str]:
+    """Subjects with frames or sessions in the archive at ``url``, sorted."""
+    target = Target(url, storage_options)
+    names = set(target.ls("frames")) | set(target.ls("sessions"))
+    return sorted(unquote(n.split("=", 1)[1]) for n in names if n.startswith("subject="))
+
+
+def read_frames(
+    url: str, subject: str, storage_options: Mapping[str, Any] | None = None
+) -> Iterator[list[Frame]]:
+    """Yield a subject's archived frames, one Parquet row group (a list of frames) at a time,
+    by local day then (start_ns, device, stream, seq)."""
+    target = Target(url, storage_options)
+    base = posixpath.join("frames", subject_dir(subject))
+    for day_dir in target.ls(base):
+        for name in target.ls(posixpath.join(base, day_dir)):
+            if not name.endswith(".parquet"):
+                continue  # a temporary file of a writer that died
+            rel = posixpath.join(base, day_dir, name)
+            try:
+                with target.open(rel) as f:
+                    pf = pq.ParquetFile(f)
+                    for i in range(pf.num_row_groups):
+                        yield list(_table_frames(subject, pf.read_row_group(i)))
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise DataFileError(target.path(rel), f"unreadable archive file: {exc}") from exc
+
+
+def read_sessions(
+    url: str, subject: str, storage_options: Mapping[str, Any] | None = None
+) -> list[SessionRecord]:
+    """A subject's archived sessions (with their sets and repetitions as stored)."""
+    target = Target(url, storage_options)
+    rel = posixpath.join("sessions", subject_dir(subject), part_name(subject))
+    if not target.fs.exists(target.path(rel)):
+        return []
+    with target.open(rel) as f:
+        rows = pq.read_table(f).to_pylist()
+    out = []
+    for r in rows:
+        sets = tuple(
+            SetRecord(i, a, b, tuple(RepRecord(*rep) for rep in reps))
+            for i, a, b, reps in json.loads(r["sets"])
+        )
+        out.append(
+            SessionRecord(
+                r["session_id"],
+                subject,
+                r["exercise"],
+                r["start_ns"],
+                r["end_ns"],
+                r["plan_entry"],
+                r["source"],
+                r["status"],
+                sets,
+                json.loads(r["meta"]),
+            )
+        )
+    return out
+
+
+def load_subject(
+    store: Store,
+    url: str,
+    subject: str,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    sessions: bool = True,
+) -> tuple[int, int]:
+    """Load a subject's archived frames (and, with ``sessions``, its sessions) into ``store``;
+    return (new frames, sessions). Frames already stored (same identity) are skipped."""
+    new = 0
+    for batch in read_frames(url, subject, storage_options):
+        new += store.put_frames(batch)
+    if not sessions:
+        return new, 0
+    stored = read_sessions(url, subject, storage_options)
+    with store.transaction():
+        for s in stored:
+            store.put_session(s)
+    return new, len(stored)
