@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "adherence.mqtt_cli",
     "adherence.ble_cli",
     "adherence.session_cli",
+    "adherence.scale_cli",
 )
 
 EXIT_USAGE = 2

@@ -1,0 +1,137 @@
+"""``adherence archive`` and ``adherence reprocess``: the raw archive and cohort reprocessing.
+
+``archive`` writes a store's frames and sessions to a Parquet dataset (:mod:`adherence.archive`);
+``reprocess`` recomputes every planned subject from that archive on a Dask cluster
+(:mod:`adherence.reprocess`): a scheduler given by ``--scheduler tcp://host:8786`` or a local
+cluster of ``--workers N`` processes started for the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from adherence.archive import archive_store
+from adherence.plan import load_plans
+from adherence.progress import Progress
+from devices.errors import ConfigError, DataFileError
+from ingest.store import Store
+
+__all__ = ["register"]
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
+
+
+def _run_archive(args: argparse.Namespace) -> int:
+    if not args.store.is_file():
+        raise DataFileError(str(args.store), "store not found")
+    plans = load_plans(args.plans)
+    with Store(args.store) as store:
+        subjects = args.subject or store.subjects()
+        bar = Progress(len(subjects), "archiving", enabled=not args.quiet)
+        result = archive_store(
+            store,
+            {p.subject: p.tz for p in plans},
+            args.out,
+            subjects=subjects,
+            on_subject=lambda s: bar.advance(note=s),
+        )
+    print(
+        f"archive {args.out}: {result.subjects} subject(s), {result.frames} frame(s) and "
+        f"{result.sessions} session(s) in {result.files} file(s)"
+    )
+    return 0
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from distributed import Client, LocalCluster
+
+    if args.scheduler:
+        return Client(args.scheduler), None
+    cluster = LocalCluster(
+        n_workers=args.workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+    )
+    return Client(cluster), cluster
+
+
+def _run_reprocess(args: argparse.Namespace) -> int:
+    from adherence.reprocess import load_outputs, reprocess_cohort
+
+    if args.workers < 1:
+        raise ConfigError("arguments", "--workers", f"must be >= 1, got {args.workers}")
+    if args.sink and args.load_store is None:
+        raise ConfigError("arguments", "--sink", "needs --load-store (points queue in a store)")
+    plans = load_plans(args.plans)
+    if args.subject:
+        plans = [p for p in plans if p.subject in set(args.subject)]
+    client, cluster = _client(args)
+    try:
+        outcomes = reprocess_cohort(
+            client, args.archive, args.out, plans, today=args.today, progress=not args.quiet
+        )
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    for o in outcomes:
+        rows = ", ".join(f"{k} {v}" for k, v in o.rows.items())
+        print(f"{o.subject}: {o.frames} frame(s) -> {rows}")
+    if args.load_store is not None:
+        with Store(args.load_store) as store:
+            load_outputs(store, args.out, plans, today=args.today, sinks=args.sink or ())
+            for name in args.sink or ():
+                print(f"{name}: {store.outbox_size(name)} point(s) waiting in the outbox")
+    print(f"output {args.out}: {len(outcomes)} subject(s)", file=sys.stderr)
+    return 0
+
+
+def register(sub: Any, groups: Any) -> None:
+    """Add ``adherence archive`` and ``adherence reprocess`` to the command line."""
+    p = sub.add_parser(
+        "archive",
+        help="write the store's raw frames to a Parquet archive",
+        description="Write raw frames and sessions to a Parquet dataset partitioned by subject "
+        "and local date (hive style), idempotently, to a folder or an fsspec URL.",
+    )
+    p.add_argument("--store", type=Path, required=True, metavar="PATH", help="the local store")
+    p.add_argument(
+        "--plans", type=Path, required=True, metavar="FILE", help="care plans (time zones)"
+    )
+    p.add_argument("--out", required=True, metavar="URL", help="archive folder or fsspec URL")
+    p.add_argument("--subject", action="append", metavar="ID", help="only this subject (repeat)")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=_run_archive)
+
+    p = sub.add_parser(
+        "reprocess",
+        help="recompute a cohort from the archive on Dask",
+        description="Recompute steps, wear, bouts, sessions and repetitions, daily summaries and "
+        "scores per subject from the Parquet archive on a Dask cluster; write Parquet.",
+    )
+    p.add_argument("--archive", required=True, metavar="URL", help="the raw archive")
+    p.add_argument("--plans", type=Path, required=True, metavar="FILE", help="care plans (JSON)")
+    p.add_argument("--out", required=True, metavar="URL", help="output folder or fsspec URL")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://host:8786")
+    where.add_argument(
+        "--workers", type=int, default=2, metavar="N", help="local worker processes (default 2)"
+    )
+    p.add_argument("--subject", action="append", metavar="ID", help="only this subject (repeat)")
+    p.add_argument("--today", type=_date, metavar="DATE", help="score as if today were DATE")
+    p.add_argument("--load-store", type=Path, metavar="PATH", help="load the results into a store")
+    p.add_argument(
+        "--sink", action="append", metavar="NAME", help="with --load-store: queue InfluxDB points"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=_run_reprocess)

@@ -1,0 +1,342 @@
+"""The raw Parquet archive and cohort reprocessing on a Dask LocalCluster of 2 worker processes.
+
+Small synthetic cohort (2 subjects, 2 days, 1.5 h of 50 Hz wear a day, exercise sessions on
+plan days); one store and one cluster per module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from adherence.archive import archive_store, load_subject, read_frames
+from adherence.cli import main
+from adherence.cohort_synth import cohort_plans, fill_subject
+from adherence.plan import CarePlan
+from adherence.reprocess import (
+    TABLES,
+    SubjectOutcome,
+    derive_and_score,
+    read_table,
+    reprocess_cohort,
+    reprocess_subject,
+    subject_tables,
+)
+from devices.frame import Frame, StreamKind
+from ingest.store import Store
+
+distributed = pytest.importorskip("distributed")
+
+START = dt.date(2026, 11, 9)  # a Monday: of the plan days (Mon, Wed, Fri) only Monday is in range
+DAYS = 2
+TODAY = dt.date(2026, 11, 11)
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[CarePlan]]:
+    """(source store, care-plans file, plans) of the synthetic cohort."""
+    d = tmp_path_factory.mktemp("cohort")
+    doc, plans = cohort_plans(2, START, DAYS)
+    (d / "plans.json").write_text(json.dumps(doc))
+    with Store(d / "source.sqlite") as store:
+        for i, plan in enumerate(plans):
+            fill_subject(store, plan, wear_h=1.5, seed=i)
+    return d / "source.sqlite", d / "plans.json", plans
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """A Dask client on a LocalCluster of 2 worker processes, 1 thread each."""
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+@pytest.fixture(scope="module")
+def single(
+    cohort: tuple[Path, Path, list[CarePlan]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, list[list[Any]]]]:
+    """The single-process derive and score on a copy of the source store, table by table."""
+    src, _, plans = cohort
+    copy = tmp_path_factory.mktemp("single") / "single.sqlite"
+    shutil.copy(src, copy)
+    with Store(copy) as store:
+        for plan in plans:
+            derive_and_score(store, plan, TODAY)
+        return {p.subject: subject_tables(store, p.subject) for p in plans}
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _identity(f: Frame) -> tuple[str, str, str, int, int]:
+    return (f.subject, f.device, f.stream.value, f.seq, f.start_ns)
+
+
+# --------------------------------------------------------------------------- archive
+
+
+def test_archive_rerun_writes_the_same_bytes(
+    cohort: tuple[Path, Path, list[CarePlan]], tmp_path: Path
+) -> None:
+    src, _, plans = cohort
+    tz = {p.subject: p.tz for p in plans}
+    with Store(src) as store:
+        first = archive_store(store, tz, str(tmp_path / "a"))
+        before = _files(tmp_path / "a")
+        again = archive_store(store, tz, str(tmp_path / "a"))
+    after = _files(tmp_path / "a")
+    assert after == before
+    assert first == again
+    # 2 subjects x 2 local days of frames + 1 sessions file each
+    assert first.files == len(before) == 2 * DAYS + 2
+    days = sorted({Path(k).parent.name for k in before if k.startswith("frames/")})
+    assert days == ["date=2026-11-09", "date=2026-11-10"]
+    assert all(Path(k).name.startswith("part-") for k in before)
+
+
+def test_archive_files_are_private(
+    cohort: tuple[Path, Path, list[CarePlan]], tmp_path: Path
+) -> None:
+    src, _, plans = cohort
+    with Store(src) as store:
+        archive_store(store, {p.subject: p.tz for p in plans}, str(tmp_path / "a"))
+    for p in [tmp_path / "a", *(tmp_path / "a").rglob("*")]:
+        mode = stat.S_IMODE(p.stat().st_mode)
+        assert mode == (0o700 if p.is_dir() else 0o600), p
+
+
+def test_archive_keeps_every_frame_once(
+    cohort: tuple[Path, Path, list[CarePlan]], tmp_path: Path
+) -> None:
+    src, _, plans = cohort
+    with Store(src) as store:
+        archive_store(store, {p.subject: p.tz for p in plans}, str(tmp_path / "a"))
+        stored = {_identity(f): f for f in store.frames()}
+    archived = [f for p in plans for b in read_frames(str(tmp_path / "a"), p.subject) for f in b]
+    ids = [_identity(f) for f in archived]
+    assert len(ids) == len(set(ids)) == len(stored)
+    assert set(ids) == set(stored)
+    for f in archived[:50]:
+        g = stored[_identity(f)]
+        np.testing.assert_array_equal(f.t_ns, g.t_ns)
+        np.testing.assert_array_equal(f.values, g.values)
+        assert f.units == g.units and f.meta == g.meta
+    # loading twice stores each frame once
+    with Store(tmp_path / "dst.sqlite") as dst:
+        first = sum(load_subject(dst, str(tmp_path / "a"), p.subject)[0] for p in plans)
+        second = sum(load_subject(dst, str(tmp_path / "a"), p.subject)[0] for p in plans)
+        assert (first, second) == (len(stored), 0)
+        assert dst.count("frames") == len(stored)
+
+
+def test_new_data_rewrites_its_day_under_the_same_name(
+    cohort: tuple[Path, Path, list[CarePlan]], tmp_path: Path
+) -> None:
+    src, _, plans = cohort
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(src, copy)
+    tz = {p.subject: p.tz for p in plans}
+    with Store(copy) as store:
+        archive_store(store, tz, str(tmp_path / "a"))
+        names = set(_files(tmp_path / "a"))
+        last = max(store.frames(subject="S0000"), key=lambda f: f.start_ns)
+        extra = Frame(
+            subject="S0000",
+            device="S0000-wrist",
+            stream=StreamKind.ACCEL,
+            t_ns=last.t_ns + 60_000_000_000,
+            values=last.values,
+            units=last.units,
+            fs_hz=last.fs_hz,
+            seq=last.seq + 1,
+        )
+        store.put_frames([extra])
+        archive_store(store, tz, str(tmp_path / "a"))
+        n_store = store.count("frames")
+    assert set(_files(tmp_path / "a")) == names
+    archived = [f for p in plans for b in read_frames(str(tmp_path / "a"), p.subject) for f in b]
+    assert len(archived) == n_store
+    assert _identity(extra) in {_identity(f) for f in archived}
+
+
+def test_archive_refuses_a_subject_without_plan(
+    cohort: tuple[Path, Path, list[CarePlan]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, plans_file, _ = cohort
+    doc = json.loads(plans_file.read_text())
+    doc["plans"] = doc["plans"][:1]
+    (tmp_path / "one.json").write_text(json.dumps(doc))
+    argv = ["archive", "--store", str(src), "--plans", str(tmp_path / "one.json")]
+    code = main([*argv, "--out", str(tmp_path / "a"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "S0001" in err[0] and "time zone" in err[0]
+    assert not (tmp_path / "a").exists()
+
+
+# --------------------------------------------------------------------------- reprocess
+
+
+@pytest.fixture(scope="module")
+def archive(
+    cohort: tuple[Path, Path, list[CarePlan]], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    src, _, plans = cohort
+    url = str(tmp_path_factory.mktemp("archive") / "raw")
+    with Store(src) as store:
+        archive_store(store, {p.subject: p.tz for p in plans}, url)
+    return url
+
+
+def test_reprocess_equals_single_process_table_by_table(
+    cohort: tuple[Path, Path, list[CarePlan]],
+    archive: str,
+    client: Any,
+    single: dict[str, dict[str, list[list[Any]]]],
+    tmp_path: Path,
+) -> None:
+    _, _, plans = cohort
+    out = str(tmp_path / "out")
+    outcomes = reprocess_cohort(client, archive, out, plans, today=TODAY, progress=False)
+    assert [o.subject for o in outcomes] == ["S0000", "S0001"]
+    for plan in plans:
+        for name in TABLES:
+            assert read_table(out, name, plan.subject) == single[plan.subject][name], name
+    # the synthetic Monday session: 2 sets of 8 bridges per subject were found and counted
+    assert all(o.rows["sessions"] == 1 and o.rows["exercise_sets"] == 2 for o in outcomes)
+    assert all(o.rows["daily_summary"] == DAYS and o.rows["steps_minute"] > 0 for o in outcomes)
+
+
+def _kill_once_after_writing(
+    archive_url: str,
+    out_url: str,
+    plan: CarePlan,
+    today: dt.date | None,
+    storage_options: Any = None,
+) -> SubjectOutcome:
+    """Run the real task; the first time for S0000, SIGKILL the worker before returning."""
+    outcome = reprocess_subject(archive_url, out_url, plan, today, storage_options)
+    marker = Path(out_url).parent / f"killed-{plan.subject}"
+    if plan.subject == "S0000" and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        # a half-written file of the dying task, as a crash mid-write leaves it
+        (Path(out_url) / "steps_minute" / "subject=S0000" / "part-x.parquet.tmp-dead").write_bytes(
+            b"PAR1"
+        )
+        os.kill(os.getpid(), signal.SIGKILL)
+    return outcome
+
+
+def test_killed_worker_is_retried_and_output_is_complete_once(
+    cohort: tuple[Path, Path, list[CarePlan]],
+    archive: str,
+    client: Any,
+    single: dict[str, dict[str, list[list[Any]]]],
+    tmp_path: Path,
+) -> None:
+    _, _, plans = cohort
+    out = tmp_path / "out"
+    outcomes = reprocess_cohort(
+        client,
+        archive,
+        str(out),
+        plans,
+        today=TODAY,
+        progress=False,
+        task=_kill_once_after_writing,
+    )
+    assert (tmp_path / "killed-S0000").is_file()  # the worker really died once
+    assert sorted(o.subject for o in outcomes) == ["S0000", "S0001"]
+    for plan in plans:
+        for name in TABLES:
+            parts = sorted((out / name / f"subject={plan.subject}").glob("*.parquet"))
+            assert len(parts) == 1, (name, parts)
+            assert read_table(str(out), name, plan.subject) == single[plan.subject][name]
+    client.wait_for_workers(2, timeout=120)  # the nanny restarted the killed worker
+
+
+def test_cli_reprocess_loads_a_store_and_queues_points(
+    cohort: tuple[Path, Path, list[CarePlan]],
+    archive: str,
+    client: Any,
+    single: dict[str, dict[str, list[list[Any]]]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, plans_file, plans = cohort
+    code = main(
+        [
+            "reprocess",
+            "--archive",
+            archive,
+            "--plans",
+            str(plans_file),
+            "--out",
+            str(tmp_path / "out"),
+            "--scheduler",
+            client.scheduler.address,
+            "--today",
+            TODAY.isoformat(),
+            "--load-store",
+            str(tmp_path / "loaded.sqlite"),
+            "--sink",
+            "influx",
+            "--quiet",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "S0000:" in out and "S0001:" in out
+    with Store(tmp_path / "loaded.sqlite") as store:
+        for plan in plans:
+            assert subject_tables(store, plan.subject) == single[plan.subject]
+        # per subject and day: adherence_daily + daily_activity, + one point per session
+        assert store.outbox_size("influx") == len(plans) * (2 * DAYS + 1)
+
+
+def test_cli_reprocess_refuses_an_archived_subject_without_plan(
+    cohort: tuple[Path, Path, list[CarePlan]],
+    archive: str,
+    client: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, plans_file, _ = cohort
+    doc = json.loads(plans_file.read_text())
+    doc["plans"] = doc["plans"][1:]
+    (tmp_path / "one.json").write_text(json.dumps(doc))
+    code = main(
+        [
+            "reprocess",
+            "--archive",
+            archive,
+            "--plans",
+            str(tmp_path / "one.json"),
+            "--out",
+            str(tmp_path / "out"),
+            "--scheduler",
+            client.scheduler.address,
+            "--quiet",
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "S0000" in err[0]
