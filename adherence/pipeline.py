@@ -28,13 +28,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from adherence.accel_segments import accel_segments
 from adherence.progress import Progress
 from devices.errors import AdherenceError, DataFileError
 from devices.frame import StreamKind
 from devices.pedometer import totals_to_intervals
 from devices.recording import Recording, list_recordings, read_recording
-from features.activity import detect_wear, steps_per_minute, walking_bouts
-from features.steps import count_steps, resample_uniform
+from features.activity import steps_per_minute, walking_bouts
 from ingest.store import RepRecord, SessionRecord, SetRecord, Store
 
 NS_PER_S = 1_000_000_000
@@ -129,22 +129,6 @@ def import_recordings(
                     sessions += 1
             bar.advance(note=rec.name)
     return ImportResult(len(recordings), new, total, sessions)
-
-
-def _segments(t_ns: np.ndarray, gap_s: float) -> list[slice]:
-    if t_ns.size == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(t_ns) > gap_s * NS_PER_S) + 1
-    starts = np.r_[0, breaks]
-    ends = np.r_[breaks, t_ns.size]
-    return [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
-
-
-def _mask_sessions(t_ns: np.ndarray, sessions: Sequence[SessionRecord]) -> np.ndarray:
-    keep = np.ones(t_ns.size, bool)
-    for s in sessions:
-        keep &= ~((t_ns >= s.start_ns) & (t_ns <= s.end_ns))
-    return keep
 
 
 def _count_sessions(store: Store, subject: str) -> tuple[int, int]:
@@ -270,27 +254,27 @@ def derive(
         )
     ]
     for device in devices:
-        t_ns, acc = store.read_stream(
-            subject, StreamKind.ACCEL, device=device, start_ns=start_ns, end_ns=end_ns
-        )
-        keep = _mask_sessions(t_ns, sessions)
-        t_ns, acc = t_ns[keep], acc[keep]
-        for seg in _segments(t_ns, SEGMENT_GAP_S):
-            ts, xs = t_ns[seg], acc[seg]
-            if ts.size < 2 or (ts[-1] - ts[0]) < 5 * NS_PER_S:
-                continue
-            grid_ns, grid = resample_uniform(ts, xs, STEP_FS_HZ)
-            res = count_steps(grid, STEP_FS_HZ, nan_policy="gap")
-            counted += res.count
-            start = int(grid_ns[0])
-            spm = steps_per_minute(res.step_times_s, start, end_ns=int(grid_ns[-1]) + 1)
+        # read in chunks: a week of continuous 50 Hz wear never sits in memory at once
+        for seg in accel_segments(
+            store,
+            subject,
+            device,
+            sessions,
+            fs_hz=STEP_FS_HZ,
+            segment_gap_s=SEGMENT_GAP_S,
+            min_segment_s=5.0,
+            start_ns=start_ns,
+            end_ns=end_ns,
+        ):
+            counted += seg.step_times_s.size
+            start = seg.start_ns
+            spm = steps_per_minute(seg.step_times_s, start, end_ns=seg.last_ns + 1)
             for m, k in zip(spm.minute_start_ns.tolist(), spm.steps.tolist(), strict=True):
                 minute_steps[m] += k
-            wear = detect_wear(grid, STEP_FS_HZ, start_ns=start)  # NaN minutes: not worn
-            for k, w in enumerate(wear.wear.tolist()):
+            for k, w in enumerate(seg.wear.wear.tolist()):  # NaN minutes: not worn
                 if w:
                     worn_minutes.add((start + k * NS_PER_MIN) // NS_PER_MIN * NS_PER_MIN)
-            for b in walking_bouts(res.step_times_s):
+            for b in walking_bouts(seg.step_times_s):
                 bouts.append(
                     (
                         start + round(b.start_s * NS_PER_S),

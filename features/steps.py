@@ -59,6 +59,7 @@ import numpy.typing as npt
 from devices.errors import InputError
 
 __all__ = [
+    "GapStepCounter",
     "MAX_FS_HZ",
     "MIN_FS_HZ",
     "StepCounter",
@@ -756,33 +757,67 @@ def _first_nonfinite_row(a: npt.NDArray[np.floating]) -> int | None:
 
 
 def _count_finite_segments(a: npt.NDArray[np.floating], fs: float, p: StepParams) -> FloatArray:
-    """``nan_policy="gap"``: peaks of each finite run, then one walk gating over all of them.
-
-    A run may continue across a gap shorter than ``max_step_gap_s`` (no step is added in the
-    gap). The input is scanned in chunks of :data:`COUNT_CHUNK` rows; a finite run that spans
-    chunks is fed to one counter, so the result does not depend on the chunking.
-    """
-    ungated = replace(p, min_run_steps=1)
-    times: list[FloatArray] = []
-    sc: StepCounter | None = None
-    sc_start = 0
+    """``nan_policy="gap"`` over an array, in chunks of :data:`COUNT_CHUNK` rows."""
+    gc = GapStepCounter(fs, p)
     for i in range(0, a.shape[0], COUNT_CHUNK):
-        c = a[i : i + COUNT_CHUNK]
+        gc.update(a[i : i + COUNT_CHUNK])
+    return gc.finish()
+
+
+class GapStepCounter:
+    """Streaming ``count_steps(..., nan_policy="gap")``: chunks may contain NaN rows (gaps).
+
+    The peaks of each finite run come from its own ungated :class:`StepCounter`; one walk
+    gating over all of them follows at :meth:`finish` (a run may continue across a gap shorter
+    than ``max_step_gap_s``; no step is added in the gap). A finite run that spans chunks is fed
+    to one counter, so the result does not depend on the chunking, and equals
+    :func:`count_steps` on the whole array when it has at least one non-finite row. Memory: one
+    counter's state and the step times.
+
+    Parameters
+    ----------
+    fs_hz:
+        Sample rate, Hz.
+    params:
+        :class:`StepParams`; defaults when None.
+    """
+
+    def __init__(self, fs_hz: float, params: StepParams | None = None) -> None:
+        self.fs_hz = _check_fs(fs_hz)
+        self.params = params if params is not None else StepParams()
+        self._ungated = replace(self.params, min_run_steps=1)
+        self._times: list[FloatArray] = []
+        self._sc: StepCounter | None = None
+        self._sc_start = 0
+        self._n = 0
+
+    def update(self, accel_g_chunk: npt.ArrayLike) -> None:
+        """Process one (n, 3) chunk in g; NaN/inf rows are gaps."""
+        c = _check_accel(accel_g_chunk, allow_nan=True)
+        if c.shape[0] == 0:
+            return
+        fs = self.fs_hz
         finite = np.isfinite(c).all(axis=1)
         edges = np.flatnonzero(np.diff(np.r_[0, finite.astype(np.int8), 0]))
         for s, e in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-            if sc is None or s > 0:
-                if sc is not None:
-                    times.append(sc.finish() + sc_start / fs)
-                sc, sc_start = StepCounter(fs, ungated), i + s
-            times.append(sc.update(c[s:e]) + sc_start / fs)
-        if sc is not None and not finite[-1]:
-            times.append(sc.finish() + sc_start / fs)
-            sc = None
-    if sc is not None:
-        times.append(sc.finish() + sc_start / fs)
-    all_times = np.concatenate(times) if times else np.empty(0)
-    return _gate_runs(all_times, p.min_run_steps, p.max_step_gap_s)
+            if self._sc is None or s > 0:
+                self._close()
+                self._sc, self._sc_start = StepCounter(fs, self._ungated), self._n + s
+            self._times.append(self._sc.update(c[s:e]) + self._sc_start / fs)
+        if not finite[-1]:
+            self._close()
+        self._n += c.shape[0]
+
+    def _close(self) -> None:
+        if self._sc is not None:
+            self._times.append(self._sc.finish() + self._sc_start / self.fs_hz)
+            self._sc = None
+
+    def finish(self) -> FloatArray:
+        """Gate the runs; return all step times, s from the first sample."""
+        self._close()
+        all_times = np.concatenate(self._times) if self._times else np.empty(0)
+        return _gate_runs(all_times, self.params.min_run_steps, self.params.max_step_gap_s)
 
 
 def resample_uniform(

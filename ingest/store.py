@@ -763,6 +763,39 @@ class Store:
             key = (int(last[12]), last[1], last[2], int(last[3]))
             yield [_row_frame(r[:12]) for r in rows]
 
+    def frame_time_batches(
+        self,
+        subject: str,
+        stream: StreamKind | str,
+        device: str,
+        *,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        batch_frames: int = 2000,
+    ) -> Iterator[list[tuple[int, int, np.ndarray]]]:
+        """Like :meth:`frame_batches` with ``overlap=True``, but only each frame's
+        (start_ns, end_ns, t_ns) - a quarter of the bytes of a triaxial stream."""
+        where = "subject=? AND stream=? AND device=?"
+        params: list[Any] = [subject, str(stream), device]
+        if start_ns is not None:
+            where += " AND end_ns>=?"
+            params.append(int(start_ns))
+        if end_ns is not None:
+            where += " AND start_ns<?"
+            params.append(int(end_ns))
+        sql = f"SELECT start_ns, end_ns, t_ns, seq FROM frames WHERE {where}"
+        key: tuple[int, int] | None = None
+        while True:
+            page = "" if key is None else " AND (start_ns, seq) > (?, ?)"
+            rows = self.execute(
+                sql + page + " ORDER BY start_ns, seq LIMIT ?",
+                [*params, *(key or ()), int(batch_frames)],
+            )
+            if not rows:
+                return
+            key = (int(rows[-1][0]), int(rows[-1][3]))
+            yield [(int(a), int(b), np.frombuffer(t, dtype="<i8")) for a, b, t, _ in rows]
+
     def stream_devices(self, subject: str, stream: StreamKind | str) -> list[str]:
         """Devices with frames of ``stream`` for ``subject``, sorted."""
         rows = self.execute(
