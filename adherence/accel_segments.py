@@ -27,8 +27,8 @@ from ingest.store import SessionRecord, Store
 
 __all__ = ["CHUNK_SAMPLES", "accel_segments"]
 
-CHUNK_SAMPLES = 1 << 20
-"""Samples per chunk read from the store (about 32 MB of a triaxial float64 stream)."""
+CHUNK_SAMPLES = 1 << 18
+"""Samples per chunk read from the store (8 MB of a triaxial float64 stream, 1.5 h at 50 Hz)."""
 NS_PER_S = 1_000_000_000
 RESAMPLE_MAX_GAP_S = 0.5
 """Grid points inside a pause longer than this (s) are gaps (as ``resample_uniform``)."""
@@ -93,6 +93,7 @@ def _chunks(
                 start_ns=start_ns,
                 end_ns=end_ns,
                 overlap=True,
+                batch_frames=64,
             )
             for f in batch
         )

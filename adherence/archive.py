@@ -67,8 +67,11 @@ __all__ = [
     "read_sessions",
 ]
 
-ROW_GROUP_FRAMES = 2000
-"""Frames per Parquet row group (and per store read): bounds the archive's memory."""
+ROW_GROUP_FRAMES = 64
+"""Frames per Parquet row group (and per store read): bounds the memory of writers and readers
+(64 frames of 60 s at 50 Hz: 6 MB of samples)."""
+DICTIONARY_COLUMNS = ["device", "stream", "units", "meta"]
+"""Columns worth dictionary encoding (the sample columns are not: it only costs memory)."""
 NS_PER_S = 1_000_000_000
 
 FRAME_SCHEMA = pa.schema(
@@ -273,7 +276,9 @@ def _write_day(store: Store, target: Target, subject: str, day: dt.date, tz: Zon
 
     def fill(f: Any) -> None:
         nonlocal count
-        with pq.ParquetWriter(f, FRAME_SCHEMA, compression="zstd") as w:
+        with pq.ParquetWriter(
+            f, FRAME_SCHEMA, compression="zstd", use_dictionary=DICTIONARY_COLUMNS
+        ) as w:
             for batch in (first, *batches):
                 w.write_table(_frames_table(batch), row_group_size=ROW_GROUP_FRAMES)
                 count += len(batch)
@@ -392,7 +397,7 @@ def read_frames(
             rel = posixpath.join(base, day_dir, name)
             try:
                 with target.open(rel) as f:
-                    pf = pq.ParquetFile(f)
+                    pf = pq.ParquetFile(f, pre_buffer=False)
                     for i in range(pf.num_row_groups):
                         yield list(_table_frames(subject, pf.read_row_group(i)))
             except (OSError, pa.ArrowInvalid) as exc:
@@ -443,8 +448,14 @@ def load_subject(
     """Load a subject's archived frames (and, with ``sessions``, its sessions) into ``store``;
     return (new frames, sessions). Frames already stored (same identity) are skipped."""
     new = 0
-    for batch in read_frames(url, subject, storage_options):
-        new += store.put_frames(batch)
+    batches = read_frames(url, subject, storage_options)
+    more = True
+    while more:
+        more = False
+        with store.transaction():  # one commit per 16 row groups, one row group in memory
+            for _, b in zip(range(16), batches, strict=False):
+                new += store.put_frames(b)
+                more = True
     if not sessions:
         return new, 0
     stored = read_sessions(url, subject, storage_options)
