@@ -11,14 +11,17 @@ hive partitioning)::
 sample, so every frame is in exactly one partition. The partition columns (``subject``,
 ``date``) are in the path only, as hive partitioning expects.
 
-Idempotent: a partition's file name is a hash of its partition key (never of the run or of its
-content) and its rows are written in (start_ns, device, stream, seq) order in row groups of a
-fixed number of frames, so archiving the same store again writes the same files with the same
-bytes; a day that received more data is rewritten whole under the same name. Each file is
-written to a temporary name first and then moved into place, so a reader never sees half a
-file. The frame identity (subject, device, stream, seq, first time) is kept: loading the
-archive into a store (:func:`load_subject`) stores each frame once (the store's unique key), so
-nothing is counted twice.
+Idempotent: a file's name is a hash of its partition key and of the store's ``source`` name
+(never of the run or of its content) and its rows are written in (start_ns, device, stream,
+seq) order in row groups of a fixed number of frames, so archiving the same store again writes
+the same files with the same bytes; a day that received more data is rewritten whole under the
+same name. Each file is written to a temporary name first and then moved into place, so a
+reader never sees half a file. Several stores (one per gateway) archive into one dataset with
+different ``source`` names, side by side. The frame identity (subject, device, stream, seq,
+first time) is kept: loading the archive into a store (:func:`load_subject`) stores each frame
+once (the store's unique key), so nothing is counted twice even when two gateways stored the
+same frame; readers of the dataset that do not go through a store deduplicate on those five
+columns.
 
 Local archives get folders 0700 and files 0600 (health data). Object stores take their URL
 (``s3://bucket/prefix``, ``gs://...``, ``abfs://...``) with the matching fsspec driver
@@ -176,6 +179,10 @@ class Target:
         return self.fs.open(self.path(rel), "rb")
 
 
+DEFAULT_SOURCE = "main"
+"""Source name of a store archived without ``--source``."""
+
+
 def parquet_writer(table: pa.Table) -> Callable[[Any], None]:
     """A ``fill`` for :meth:`Target.write` that writes ``table`` as one Parquet file (zstd)."""
 
@@ -264,7 +271,9 @@ def _local_dates(first_ns: int, last_ns: int, tz: ZoneInfo) -> list[dt.date]:
     return [d0 + dt.timedelta(days=i) for i in range((d1 - d0).days + 1)]
 
 
-def _write_day(store: Store, target: Target, subject: str, day: dt.date, tz: ZoneInfo) -> int:
+def _write_day(
+    store: Store, target: Target, subject: str, day: dt.date, tz: ZoneInfo, source: str
+) -> int:
     """Write one subject-day partition; return its number of frames (0: nothing written)."""
     lo = local_midnight_ns(day, tz)
     hi = local_midnight_ns(day + dt.timedelta(days=1), tz)
@@ -284,7 +293,7 @@ def _write_day(store: Store, target: Target, subject: str, day: dt.date, tz: Zon
                 count += len(batch)
 
     rel = posixpath.join("frames", subject_dir(subject), f"date={day.isoformat()}")
-    target.write(posixpath.join(rel, part_name(subject, day.isoformat())), fill)
+    target.write(posixpath.join(rel, part_name(subject, day.isoformat(), source)), fill)
     return count
 
 
@@ -321,6 +330,7 @@ def archive_store(
     url: str,
     *,
     subjects: Sequence[str] | None = None,
+    source: str = DEFAULT_SOURCE,
     storage_options: Mapping[str, Any] | None = None,
     on_subject: Callable[[str], None] | None = None,
 ) -> ArchiveResult:
@@ -336,6 +346,10 @@ def archive_store(
         Archive root: a local folder or an fsspec URL.
     subjects:
         Only these subjects (default: every subject with frames or sessions in the store).
+    source:
+        Name of this store in the archive (one per gateway): part of every file name, so
+        several stores archive into one dataset side by side; a frame stored by two gateways
+        is in two files and is loaded once (its identity).
     storage_options:
         fsspec options for ``url``.
     on_subject:
@@ -359,14 +373,14 @@ def archive_store(
         tz = time_zones[subject]
         span = store.frame_start_range(subject)
         for day in _local_dates(*span, tz) if span else []:
-            n = _write_day(store, target, subject, day, tz)
+            n = _write_day(store, target, subject, day, tz, source)
             frames += n
             files += n > 0
         stored = store.sessions(subject)
         if stored:
             table = _sessions_table(stored)
             target.write(
-                posixpath.join("sessions", subject_dir(subject), part_name(subject)),
+                posixpath.join("sessions", subject_dir(subject), part_name(subject, source)),
                 parquet_writer(table),
             )
             files += 1
@@ -409,11 +423,14 @@ def read_sessions(
 ) -> list[SessionRecord]:
     """A subject's archived sessions (with their sets and repetitions as stored)."""
     target = Target(url, storage_options)
-    rel = posixpath.join("sessions", subject_dir(subject), part_name(subject))
-    if not target.fs.exists(target.path(rel)):
-        return []
-    with target.open(rel) as f:
-        rows = pq.read_table(f).to_pylist()
+    base = posixpath.join("sessions", subject_dir(subject))
+    rows: list[dict[str, Any]] = []
+    for name in target.ls(base):
+        if name.endswith(".parquet"):
+            with target.open(posixpath.join(base, name)) as f:
+                rows.extend(pq.read_table(f).to_pylist())
+    # one row per session id: a session archived by several sources is the same session
+    rows = list({r["session_id"]: r for r in sorted(rows, key=lambda r: r["session_id"])}.values())
     out = []
     for r in rows:
         sets = tuple(

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adherence.archive import archive_store
+from adherence.archive import DEFAULT_SOURCE, archive_store
 from adherence.plan import load_plans
 from adherence.progress import Progress
 from devices.errors import ConfigError, DataFileError
@@ -42,6 +42,7 @@ def _run_archive(args: argparse.Namespace) -> int:
             {p.subject: p.tz for p in plans},
             args.out,
             subjects=subjects,
+            source=args.source,
             on_subject=lambda s: bar.advance(note=s),
         )
     print(
@@ -110,6 +111,12 @@ def register(sub: Any, groups: Any) -> None:
     )
     p.add_argument("--out", required=True, metavar="URL", help="archive folder or fsspec URL")
     p.add_argument("--subject", action="append", metavar="ID", help="only this subject (repeat)")
+    p.add_argument(
+        "--source",
+        default=DEFAULT_SOURCE,
+        metavar="NAME",
+        help=f"this store's name in the archive, one per gateway (default {DEFAULT_SOURCE})",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=_run_archive)
 

@@ -796,6 +796,13 @@ class Store:
             key = (int(rows[-1][0]), int(rows[-1][3]))
             yield [(int(a), int(b), np.frombuffer(t, dtype="<i8")) for a, b, t, _ in rows]
 
+    def frame_identities(self) -> list[tuple[str, str, str, int, int]]:
+        """Identity (subject, device, stream, seq, start_ns) of every stored frame, sorted."""
+        rows = self.execute(
+            "SELECT subject, device, stream, seq, start_ns FROM frames ORDER BY 1, 2, 3, 4, 5"
+        )
+        return [(a, b, c, int(d), int(e)) for a, b, c, d, e in rows]
+
     def stream_devices(self, subject: str, stream: StreamKind | str) -> list[str]:
         """Devices with frames of ``stream`` for ``subject``, sorted."""
         rows = self.execute(

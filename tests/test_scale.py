@@ -340,3 +340,25 @@ def test_cli_reprocess_refuses_an_archived_subject_without_plan(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and "S0000" in err[0]
+
+
+def test_two_gateways_archive_side_by_side_and_load_once(
+    cohort: tuple[Path, Path, list[CarePlan]], tmp_path: Path
+) -> None:
+    src, _, plans = cohort
+    tz = {p.subject: p.tz for p in plans}
+    with Store(src) as store:
+        frames = list(store.frames())
+    # a shared subscription splits the streams between two gateways; some frames reach both
+    with Store(tmp_path / "gw1.sqlite") as gw1, Store(tmp_path / "gw2.sqlite") as gw2:
+        gw1.put_frames(f for i, f in enumerate(frames) if i % 2 == 0 or i % 7 == 0)
+        gw2.put_frames(f for i, f in enumerate(frames) if i % 2 == 1 or i % 7 == 0)
+        archive_store(gw1, tz, str(tmp_path / "a"), source="gw1")
+        archive_store(gw2, tz, str(tmp_path / "a"), source="gw2")
+    names = sorted(_files(tmp_path / "a"))
+    day_dirs = {str(Path(n).parent) for n in names}
+    assert len(names) == 2 * len(day_dirs)  # one file per gateway in every partition
+    with Store(tmp_path / "dst.sqlite") as dst:
+        for p in plans:
+            load_subject(dst, str(tmp_path / "a"), p.subject)
+        assert sorted(dst.frame_identities()) == sorted(_identity(f) for f in frames)
