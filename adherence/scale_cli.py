@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ def _client(args: argparse.Namespace) -> Any:
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
+        silence_logs=logging.WARNING,
     )
     return Client(cluster), cluster
 
