@@ -132,7 +132,7 @@ def test_huge_numbers_give_a_short_message() -> None:
     assert msg is not None and msg.startswith("samples[0][0]: ") and len(msg) < 200
 
 
-SESSION_START = {
+SESSION_START: dict[str, Any] = {
     "v": 1,
     "seq": 0,
     "events": [{"event": "start", "t_ns": T0, "session_id": "s-1", "exercise": "bridge"}],
