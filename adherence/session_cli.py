@@ -95,9 +95,19 @@ def run_ble_session(args: argparse.Namespace) -> int:
         try:
             collector.run_blocking(stop)
         finally:
-            for fb in session.finish(time.time_ns()):
-                show(fb)
-            save_session(store, session, CarePlanPlanner(plans, args.sink))
+            if session.frames_received:
+                for fb in session.finish(time.time_ns()):
+                    show(fb)
+                save_session(store, session, CarePlanPlanner(plans, args.sink))
+    if not session.frames_received:
+        # a session without sensor data is not complete: nothing is stored (issue 16 item 3)
+        why = collector.status.last_error or "no data received"
+        print(
+            f"adherence: session not recorded: sensor {args.ble} was not found or sent no data"
+            f" ({why})",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
