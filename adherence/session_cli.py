@@ -136,8 +136,18 @@ def run_mqtt_service(args: argparse.Namespace) -> int:
             settings,
             store,
             CarePlanPlanner(plans, args.sink),
-            on_feedback=lambda fb: print(f"{fb.session_id}: {fb.text()}"),
+            on_feedback=lambda fb: print(f"{fb.session_id}: {fb.text()}", flush=True),
         )
+
+        def announce() -> None:
+            if service.subscribed.wait(timeout=None) and not stop.is_set():
+                print(
+                    f"sessions: subscribed to {args.prefix}/+/+/+/session on {args.mqtt}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        threading.Thread(target=announce, name="announce", daemon=True).start()
         service.run(stop)
     return 0
 

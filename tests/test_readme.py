@@ -13,6 +13,8 @@ fresh clone:
   SIGINT at the end of their block: they must then exit 0;
 * BLE commands need a radio, or BlueZoo on a private bus (``tests/test_ble_collect.py`` runs those
   paths for real); here they must parse, and every file they name must exist;
+* a ``toml`` block whose first line is ``# <file name>`` is a file the reader creates: it is
+  written into the folder before the first command;
 * a ``console`` block (``$ command`` then its output) is run and its output compared line by
   line, with pseudonyms (``s_`` + 16 hex digits, which depend on the random key) masked;
 * the two commands at the top (``./scripts/demo.sh``, ``./scripts/test.sh``) must exist and be
@@ -44,8 +46,8 @@ README_BROKER = "mqtt://localhost:1883"
 #: Services: first words of the command -> what it prints (stderr or stdout) once it is ready.
 SERVICES = {
     ("collect", "mqtt"): "subscribed",
-    ("session", "--mqtt"): "subscribed",
-    ("serve",): "serving",
+    ("session", "--mqtt"): "sessions: subscribed",
+    ("serve",): "adherence serve:",
 }
 PARSE_ONLY = {("collect", "ble"), ("simulate", "ble"), ("session", "--ble")}
 PSEUDONYM = re.compile(r"\bs_[0-9a-f]{16}\b")
@@ -63,9 +65,12 @@ class Block:
 def blocks(text: str) -> list[Block]:
     """The ``sh`` and ``console`` blocks, continuation lines joined and comments removed."""
     out = []
-    for m in re.finditer(r"^```(sh|console)\n(.*?)^```", text, re.S | re.M):
+    for m in re.finditer(r"^```(sh|console|toml)\n(.*?)^```", text, re.S | re.M):
         raw = m.group(2).replace("\\\n", " ")
         line_no = text[: m.start()].count("\n") + 1
+        if m.group(1) == "toml":  # a file to create: its first line is "# <file name>"
+            out.append(Block("file", m.group(2).splitlines(), line_no))
+            continue
         if m.group(1) == "console":
             out.append(Block("console", raw.splitlines(), line_no))
             continue
@@ -212,10 +217,17 @@ def test_every_readme_command_runs_as_written(mosquitto: Mosquitto, tmp_path: Pa
     demo = runner.run("adherence demo --no-progress")  # what ./scripts/demo.sh runs
     assert demo.returncode == 0, demo.stderr
     ran = 0
+    for block in blocks(README.read_text()):
+        if block.kind == "file":
+            name = block.lines[0].removeprefix("# ").strip()
+            assert re.fullmatch(r"[\w.-]+", name), f"README line {block.line_no}: name the file"
+            (tmp_path / name).write_text(runner.line("\n".join(block.lines) + "\n"))
     for block in blocks(README.read_text())[1:]:
         if block.kind == "console":
             _run_console(block, runner)
             continue
+        if block.kind == "file":
+            continue  # written before the first command, as a user creates it
         for line in block.lines:
             words = shlex.split(line.split(">")[0])
             kind = _kind(words)
