@@ -357,7 +357,8 @@ def patient_outcomes(
         baseline_days=PEG_BASELINE_REPORTS,
     )
     change, n_sessions = _session_change(plan, pain, as_of)
-    report_days = [plan.local_day(r.t_ns) for r in (*pain, *peg) if plan.local_day(r.t_ns) <= as_of]
+    times = [r.t_ns for r in pain] + [r.t_ns for r in peg]
+    report_days = [d for d in map(plan.local_day, times) if d <= as_of]
     flags = [
         f
         for f in (
