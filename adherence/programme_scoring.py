@@ -341,15 +341,17 @@ def score_programme(
     events:
         The subject's programme events (``Store.programme_events``), any order.
     pain_days:
-        Local days with a pain report of any source (daily, session, symptom stream), for
-        ``symptoms_pain``; :func:`adherence.outcomes.daily_pain_values` gives them (its keys).
+        Further local days with a pain report from outside the programme events (``symptom``
+        stream samples, session ``pain_before``), for ``symptoms_pain``; days of ``pain`` events
+        are added here. :func:`adherence.outcomes.daily_pain_values` gives them (its keys).
 
     Returns
     -------
     list of ProgrammeDay
         One per element of ``days``, in the same order.
     """
-    return [_day(plan, ds, events, pain_days) for ds in days]
+    reported = pain_days | {plan.local_day(e.t_ns) for e in events if e.event == "pain"}
+    return [_day(plan, ds, events, frozenset(reported)) for ds in days]
 
 
 # -- dose-response --------------------------------------------------------------------------------

@@ -138,6 +138,11 @@ def test_symptom_reporting_is_scored_but_weighs_nothing() -> None:
     assert pegc.adherence == 1.0 and pain.weight == pegc.weight == 0.0
     # composite over exercise and steps only: 100 * (0.42 * 0.5 + 0.18 * 1) / 0.6 = 65.0
     assert pd.programme_composite == 65.0
+    # a pain programme event on day 6 adds that day: 5 of 7
+    (pd2,) = score_programme(p, [day(6)], [*peg, ev(p, 6, "pain", nrs=3)], pain_days=pain_days)
+    assert pd2.component("symptoms_pain") == ComponentScore(
+        "symptoms_pain", 5 / 7, 5, 7.0, None, None, 7, 0.0
+    )
 
 
 def test_programme_composite_renormalises_over_present_components() -> None:
