@@ -173,3 +173,15 @@ def test_session_pain_fields() -> None:
         decode_session_pain("imu", 3, {"event": "start", "pain_after": 2})
     with pytest.raises(DecodeError, match=r"events\[0\]\.pain_before must be a finite number"):
         decode_session_pain("imu", 0, {"event": "start", "pain_before": "7"})
+
+
+def test_docs_examples_are_the_golden_payload_and_run() -> None:
+    import re
+
+    doc = (Path(__file__).resolve().parents[1] / "docs/mqtt.md").read_text()
+    section = doc[doc.index("## Programme events") :]
+    blocks = re.findall(r"```(json|python)\n(.*?)```", section, re.S)
+    assert json.loads(blocks[0][1]) == json.loads(GOLDEN)
+    exec(blocks[1][1], {})  # the Python example runs as written
+    session = json.loads(blocks[2][1])["events"][0]
+    assert decode_session_pain("imu", 0, session) == {"pain_before": 6.0}
