@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,8 @@ __all__ = [
     "encode_session_event_with_pain",
     "from_device_event",
     "programme_event",
+    "programme_device_events",
+    "split_programme_events",
 ]
 
 PROGRAMME_STREAM = "programme"
@@ -352,6 +355,28 @@ def decode_session_pain(dev: str, i: int, event: dict[str, Any]) -> dict[str, fl
             raise _fail(dev, i, name, f"belongs on a {allowed} event, not on {kind!r}")
         out[name] = _number(dev, i, name, event[name], NRS_MIN, NRS_MAX)
     return out
+
+
+def programme_device_events(parts: TopicParts, obj: dict[str, Any]) -> tuple[DeviceEvent, ...]:
+    """:func:`decode_programme` as generic :class:`DeviceEvent` s (for ``Decoded.events``)."""
+    return tuple(e.to_device_event() for e in decode_programme(parts, obj))
+
+
+def split_programme_events(
+    events: Iterable[DeviceEvent],
+) -> tuple[list[ProgrammeEvent], list[DeviceEvent]]:
+    """Split decoded MQTT events into programme events (typed) and all the others, in order.
+
+    The collector stores the first with ``Store.put_programme_events`` and the second as before.
+    """
+    programme: list[ProgrammeEvent] = []
+    others: list[DeviceEvent] = []
+    for e in events:
+        if e.kind.startswith(KIND_PREFIX):
+            programme.append(from_device_event(e))
+        else:
+            others.append(e)
+    return programme, others
 
 
 # -- encoding -----------------------------------------------------------------------------------

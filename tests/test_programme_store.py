@@ -67,3 +67,31 @@ def test_table_is_added_to_a_store_made_before_it(tmp_path: Path) -> None:
     db.close()
     with Store(path) as s:
         assert s.put_programme_events(events()[:1]) == 1
+
+
+def test_collector_path_decode_split_store_replay(store: Store) -> None:
+    """What the collector does once the hooks are in: decode, split, store; a replay adds nothing."""
+    import json
+
+    from devices.mqtt_wire import DeviceEvent, TopicParts
+    from devices.programme import (
+        encode_programme_events,
+        programme_device_events,
+        split_programme_events,
+    )
+
+    parts = TopicParts("adh", "s", "P001", "app", "programme")
+    payload = encode_programme_events(3, events()[:3])
+    status = DeviceEvent("s", "P001", "imu", "status", T0, 0, None, None, {"state": "online"})
+    for _ in range(2):  # the second pass is a broker redelivery
+        decoded = [*programme_device_events(parts, json.loads(payload)), status]
+        programme, others = split_programme_events(decoded)
+        assert others == [status]
+        assert [e.event_id for e in programme] == ["e-1", "e-2", "e-3"]
+        store.put_programme_events(programme)
+    assert store.count("programme_events") == 3
+    got = store.programme_events("P001")
+    assert [(e.event_id, e.t_ns, e.fields()) for e in got] == [
+        (e.event_id, e.t_ns, e.fields()) for e in events()[:3]
+    ]
+    assert {e.seq for e in got} == {3}  # the carrying message's seq
