@@ -22,7 +22,7 @@ from devices.programme import (
 )
 
 PARTS = TopicParts("clinic", "site-1", "P001", "app-7", "programme")
-T0 = 1_794_304_800_000_000_000  # 2026-11-10 08:00:00 UTC
+T0 = 1_794_304_800_000_000_000  # 2026-11-10 10:00:00 UTC
 SCHEMA = json.loads(
     (
         Path(__file__).resolve().parents[1] / "devices/schemas/mqtt-programme-1.schema.json"
