@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from devices.errors import DecodeError
 from devices.mqtt_wire import TopicParts
 from devices.programme import (
+    PROGRAMME_EVENTS,
     ProgrammeEvent,
     decode_programme_payload,
     decode_session_pain,
@@ -185,3 +188,40 @@ def test_docs_examples_are_the_golden_payload_and_run() -> None:
     exec(blocks[1][1], {})  # the Python example runs as written
     session = json.loads(blocks[2][1])["events"][0]
     assert decode_session_pain("imu", 0, session) == {"pain_before": 6.0}
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
+    ),
+    max_leaves=20,
+)
+_event = st.fixed_dictionaries(
+    {
+        "event_id": st.text(max_size=5) | st.just("e-1"),
+        "event": st.sampled_from([*PROGRAMME_EVENTS, "x"]),
+    },
+    optional={
+        "t_ns": st.integers() | st.just(T0),
+        "nrs": _json | st.floats(0, 10),
+        "items": _json,
+        "minutes": _json,
+        "item_id": _json,
+        "module_id": _json,
+        "channel": st.sampled_from(["call", "message", "x"]),
+        "by": st.sampled_from(["coach", "patient", 1]),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_event | _json, min_size=0, max_size=3), _json)
+def test_any_payload_decodes_or_raises_decode_error(events: list[Any], seq: Any) -> None:
+    payload = json.dumps({"v": 1, "seq": seq, "events": events}).encode()
+    try:
+        got = decode_programme_payload(PARTS, payload)
+    except DecodeError:
+        return
+    assert all(isinstance(e, ProgrammeEvent) for e in got)
+    assert VALIDATOR.is_valid(json.loads(payload))  # what the decoder accepts, the schema does
