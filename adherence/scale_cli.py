@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adherence.archive import DEFAULT_SOURCE, archive_store
 from adherence.plan import load_plans
 from adherence.progress import Progress
 from devices.errors import ConfigError, DataFileError
@@ -32,6 +31,8 @@ def _date(text: str) -> dt.date:
 
 
 def _run_archive(args: argparse.Namespace) -> int:
+    from adherence.archive import DEFAULT_SOURCE, archive_store  # pyarrow: only when used
+
     if not args.store.is_file():
         raise DataFileError(str(args.store), "store not found")
     plans = load_plans(args.plans)
@@ -43,7 +44,7 @@ def _run_archive(args: argparse.Namespace) -> int:
             {p.subject: p.tz for p in plans},
             args.out,
             subjects=subjects,
-            source=args.source,
+            source=args.source or DEFAULT_SOURCE,
             on_subject=lambda s: bar.advance(note=s),
         )
     print(
@@ -115,9 +116,8 @@ def register(sub: Any, groups: Any) -> None:
     p.add_argument("--subject", action="append", metavar="ID", help="only this subject (repeat)")
     p.add_argument(
         "--source",
-        default=DEFAULT_SOURCE,
         metavar="NAME",
-        help=f"this store's name in the archive, one per gateway (default {DEFAULT_SOURCE})",
+        help="this store's name in the archive, one per gateway (default: main)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=_run_archive)
