@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import distributed
 import numpy as np
 import pytest
 
@@ -34,8 +35,6 @@ from adherence.reprocess import (
 )
 from devices.frame import Frame, StreamKind
 from ingest.store import Store
-
-distributed = pytest.importorskip("distributed")
 
 START = dt.date(2026, 11, 9)  # a Monday: of the plan days (Mon, Wed, Fri) only Monday is in range
 DAYS = 2
