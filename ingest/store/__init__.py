@@ -38,6 +38,37 @@ import numpy as np
 
 from devices.frame import Frame, StreamKind
 from ingest.errors import StoreError
+from ingest.store.reads import (
+    BoutRow,
+    DailyRow,
+    DeviceStreamRow,
+    MinuteRow,
+    RepetitionRow,
+    SessionSummaryRow,
+    SetRow,
+    StoreReads,
+    SummaryRow,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BoutRow",
+    "DailyRow",
+    "DeadLetter",
+    "DeviceStreamRow",
+    "Gap",
+    "MinuteRow",
+    "OutboxItem",
+    "RepRecord",
+    "RepetitionRow",
+    "SessionRecord",
+    "SessionSummaryRow",
+    "SetRecord",
+    "SetRow",
+    "Store",
+    "StoreReads",
+    "SummaryRow",
+]
 
 SCHEMA_VERSION = 1
 
@@ -194,8 +225,11 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
-class Store:
+class Store(StoreReads):
     """The embedded store: a single SQLite file (WAL mode, ``synchronous=FULL``).
+
+    Read queries for derivation, scoring, reports and exports come from
+    :class:`ingest.store.reads.StoreReads` and return typed rows.
 
     One :class:`Store` object may be shared between threads (calls are serialised by a lock);
     several processes may open the same file at once (SQLite serialises their writes).
@@ -272,6 +306,11 @@ class Store:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one read-only SQL statement and return all rows (for reports and exports)."""
+        with self._lock:
+            return list(self._db.execute(sql, params).fetchall())
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read-only SQL statement of this package and return all rows."""
         with self._lock:
             return list(self._db.execute(sql, params).fetchall())
 
