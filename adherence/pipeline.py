@@ -263,12 +263,7 @@ def derive(
     worn_minutes: set[int] = set()
     bouts: list[tuple[int, int, int, float | None]] = []
     counted = 0
-    devices = [
-        r[0]
-        for r in store.execute(
-            "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=?", (subject, "accel")
-        )
-    ]
+    devices = store.devices_of(subject, StreamKind.ACCEL.value)
     for device in devices:
         t_ns, acc = store.read_stream(
             subject, StreamKind.ACCEL, device=device, start_ns=start_ns, end_ns=end_ns
@@ -309,9 +304,7 @@ def derive(
     rows = _daily_rows(store, subject, tz, minute_steps, worn_minutes, start_ns, end_ns)
     # Days without any data: "not worn" rows, unless the day already has a summary (written by
     # an earlier run or by another source) - no data now is no reason to forget it.
-    seen = {r[0] for r in rows} | {
-        r[0] for r in store.execute("SELECT day FROM daily_summary WHERE subject=?", (subject,))
-    }
+    seen = {r[0] for r in rows} | store.summary_days(subject)
     rows += [(d.isoformat(), 0, 0, 0, False) for d in days if d.isoformat() not in seen]
     if start_ns is not None:
         first = _local_day(start_ns, tz)
@@ -341,13 +334,7 @@ def _daily_rows(
     ped_steps: dict[str, int] = defaultdict(int)
     ped_wear: dict[str, float] = defaultdict(float)
     ped_active: dict[str, int] = defaultdict(int)
-    devices = [
-        r[0]
-        for r in store.execute(
-            "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=?",
-            (subject, "step_total"),
-        )
-    ]
+    devices = store.devices_of(subject, StreamKind.STEP_TOTAL.value)
     for device in devices:
         # one day of history before the window, so its first interval is complete
         t_ns, tot = store.read_stream(

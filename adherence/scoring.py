@@ -357,16 +357,14 @@ def _flags(
 # -- store I/O ----------------------------------------------------------------------------------
 
 
-def _summaries(
+def summaries_by_day(
     store: Store, subject: str, first: dt.date, last: dt.date
 ) -> dict[dt.date, tuple[int, int, int, bool]]:
-    rows = store.execute(
-        "SELECT day, steps, wear_min, active_min, judgeable FROM daily_summary"
-        " WHERE subject=? AND day>=? AND day<=?",
-        (subject, first.isoformat(), last.isoformat()),
-    )
+    """Stored daily summaries of local days first..last (inclusive), as :func:`score_plan`
+    takes them: day -> (steps, wear_min, active_min, judgeable)."""
+    rows = store.summaries(subject, first.isoformat(), last.isoformat())
     return {
-        dt.date.fromisoformat(r[0]): (int(r[1]), int(r[2]), int(r[3]), bool(r[4])) for r in rows
+        dt.date.fromisoformat(r.day): (r.steps, r.wear_min, r.active_min, r.judgeable) for r in rows
     }
 
 
@@ -418,7 +416,7 @@ def rescore(
         lo_ns, _ = plan.day_bounds_ns(plan.start_date)
         _, hi_ns = plan.day_bounds_ns(max(last, plan.start_date))
         stored = store.sessions(plan.subject, lo_ns, hi_ns)
-        summaries = _summaries(store, plan.subject, plan.start_date, last)
+        summaries = summaries_by_day(store, plan.subject, plan.start_date, last)
         days = score_plan(plan, stored, summaries, today=now_day) if last >= plan.start_date else []
         chosen = [
             ds

@@ -203,7 +203,7 @@ class _Service:
             log.error("scoring failed: %s", exc)
 
     def status_line(self) -> str:
-        frames = self.store.execute("SELECT COUNT(*) FROM frames")[0][0]
+        frames = self.store.count("frames")
         parts = [s.status().line() for s in self.senders] or ["no sinks"]
         for name, fn in self.collectors:
             obj = getattr(fn, "__self__", None)
