@@ -305,7 +305,11 @@ class Store(StoreReads):
                 self._depth = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one read-only SQL statement and return all rows (for reports and exports)."""
+        """Run one read-only SQL statement and return all rows.
+
+        Not for new code: callers use the typed methods (:class:`StoreReads` and the ones
+        below). Kept while ``ingest.mqtt``/``ingest.mqtt_events`` and a few tests still call it.
+        """
         with self._lock:
             return list(self._db.execute(sql, params).fetchall())
 
