@@ -22,7 +22,8 @@ Flow (one :class:`BleCollector` per wearable):
    device must advertise again), connect a new client, subscribe once.
 
 ``run(stop)`` is the asyncio entry point; ``run_blocking(stop)`` runs it on a private event
-loop in the calling thread (for services that start collectors in threads).
+loop in the calling thread (for services that start collectors in threads); ``collect(stop)``
+is the same for the :class:`ingest.collector.Collector` protocol.
 """
 
 from __future__ import annotations
@@ -229,6 +230,25 @@ class BleCollector:
                     await watcher
 
         asyncio.run(main())
+
+    # -- the Collector protocol (ingest.collector) ----------------------------------------
+    @property
+    def name(self) -> str:
+        """``"ble"``."""
+        return "ble"
+
+    @property
+    def writes(self) -> frozenset[str]:
+        """Frames, gaps (dropped notifications, disconnections) and dead letters."""
+        return frozenset({"frames", "gaps", "dead_letter"})
+
+    def collect(self, stop: threading.Event) -> None:
+        """:meth:`run_blocking`: collect in this thread until ``stop`` is set."""
+        self.run_blocking(stop)
+
+    def status_text(self) -> str:
+        """The collector's state (``scanning``, ``connected``, ``reconnecting``, ...)."""
+        return self.status.state
 
     # -- connection management ------------------------------------------------------------
     async def _connection_loop(self, stop: asyncio.Event) -> None:
