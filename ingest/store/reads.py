@@ -253,25 +253,34 @@ class StoreReads:
 
     def sets_of(self, subject: str, start_ns: int, end_ns: int) -> list[SetRow]:
         """Sets of the sessions of ``subject`` starting in [start_ns, end_ns) (UTC ns)."""
-        rows = self._query(
-            "SELECT e.session_id, e.set_index, e.start_ns, e.end_ns, e.reps FROM exercise_sets e"
-            " JOIN sessions s ON s.session_id=e.session_id"
-            + _SESSION_RANGE
-            + " ORDER BY s.start_ns, s.session_id, e.set_index",
+        rows = self._in_sessions(
+            "SELECT e.session_id, e.set_index, e.start_ns, e.end_ns, e.reps FROM exercise_sets e",
+            "e.set_index",
             (subject, start_ns, end_ns),
         )
         return [SetRow(*r) for r in rows]
 
     def repetitions_of(self, subject: str, start_ns: int, end_ns: int) -> list[RepetitionRow]:
         """Repetitions of the sessions of ``subject`` starting in [start_ns, end_ns) (UTC ns)."""
-        rows = self._query(
+        rows = self._in_sessions(
             "SELECT p.session_id, p.set_index, p.rep_index, p.start_ns, p.end_ns, p.duration_s,"
-            " p.rom_deg FROM repetitions p JOIN sessions s ON s.session_id=p.session_id"
-            + _SESSION_RANGE
-            + " ORDER BY s.start_ns, s.session_id, p.set_index, p.rep_index",
+            " p.rom_deg FROM repetitions p",
+            "p.set_index, p.rep_index",
             (subject, start_ns, end_ns),
         )
         return [RepetitionRow(*r) for r in rows]
+
+    def _in_sessions(
+        self, select: str, order: str, params: tuple[str, int, int]
+    ) -> list[tuple[Any, ...]]:
+        """``select`` (from a table with ``session_id`` aliased as in it) joined to the sessions
+        of (subject, start_ns, end_ns), ordered by session start, id, then ``order``."""
+        alias = select.rsplit(" ", 1)[1]
+        return self._query(
+            f"{select} JOIN sessions s ON s.session_id={alias}.session_id"
+            f"{_SESSION_RANGE} ORDER BY s.start_ns, s.session_id, {order}",
+            params,
+        )
 
     # -- devices ----------------------------------------------------------------------------
     def device_streams(self, subject: str, start_ns: int, end_ns: int) -> list[DeviceStreamRow]:
