@@ -183,3 +183,18 @@ def test_raw_ids_cover_every_id_column_and_session_devices(store: Store) -> None
     store.put_daily_summary("P003", [("2026-11-01", 1, 1, 1, False)])
     assert store.raw_ids() == {"imu-1", "imu-gap", "P001", "P002", "sess-1", "SN-77", "P003"}
     assert store.all_subjects() == ["P001", "P002", "P003"]
+
+
+def test_gaps_and_sessions_filter_only_on_the_given_fields(store: Store) -> None:
+    store.put_gap("imu-1", "accel", T0 + 5 * S, T0 + 6 * S, "late", subject="P001")
+    store.put_gap("imu-1", "accel", T0, T0 + S, "early", subject="P001")
+    store.put_gap("imu-2", "accel", T0 + 2 * S, T0 + 3 * S, "other device", subject="P002")
+    assert [g.reason for g in store.gaps()] == ["early", "other device", "late"]
+    assert [g.reason for g in store.gaps(device="imu-1")] == ["early", "late"]
+    assert [g.reason for g in store.gaps(subject="P002")] == ["other device"]
+    assert store.gaps(device="imu-1", subject="P002") == []
+    for sid, start in (("s0", T0), ("s1", T0 + 10 * S), ("s2", T0 + 20 * S)):
+        store.put_session(_session(sid, "P001", start, [1]))
+    assert [s.session_id for s in store.sessions("P001", T0 + 10 * S)] == ["s1", "s2"]
+    assert [s.session_id for s in store.sessions("P001", None, T0 + 10 * S)] == ["s0"]
+    assert [s.session_id for s in store.sessions(end_ns=T0 + 20 * S + 1)] == ["s0", "s1", "s2"]

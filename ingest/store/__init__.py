@@ -225,6 +225,12 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
+def _and_where(conditions: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """``" AND cond"`` for each (condition, value) whose value is not None, and the values."""
+    used = [(c, v) for c, v in conditions if v is not None]
+    return "".join(f" AND {c}" for c, _ in used), [v for _, v in used]
+
+
 class Store(StoreReads):
     """The embedded store: a single SQLite file (WAL mode, ``synchronous=FULL``).
 
@@ -504,14 +510,8 @@ class Store(StoreReads):
     def gaps(self, *, device: str | None = None, subject: str | None = None) -> list[Gap]:
         """Recorded gaps in time order."""
         sql = "SELECT subject, device, stream, start_ns, end_ns, reason FROM gaps WHERE 1=1"
-        params: list[Any] = []
-        if device is not None:
-            sql += " AND device=?"
-            params.append(device)
-        if subject is not None:
-            sql += " AND subject=?"
-            params.append(subject)
-        return [Gap(*r) for r in self.execute(sql + " ORDER BY start_ns", params)]
+        cond, params = _and_where((("device=?", device), ("subject=?", subject)))
+        return [Gap(*r) for r in self.execute(sql + cond + " ORDER BY start_ns", params)]
 
     # -- dead letters ---------------------------------------------------------------------
     def dead_letter(
@@ -669,18 +669,15 @@ class Store(StoreReads):
             "SELECT session_id, subject, exercise, start_ns, end_ns, plan_entry, source, status, meta"
             " FROM sessions WHERE 1=1"
         )
-        params: list[Any] = []
-        if subject is not None:
-            sql += " AND subject=?"
-            params.append(subject)
-        if start_ns is not None:
-            sql += " AND start_ns>=?"
-            params.append(int(start_ns))
-        if end_ns is not None:
-            sql += " AND start_ns<?"
-            params.append(int(end_ns))
+        cond, params = _and_where(
+            (
+                ("subject=?", subject),
+                ("start_ns>=?", None if start_ns is None else int(start_ns)),
+                ("start_ns<?", None if end_ns is None else int(end_ns)),
+            )
+        )
         out = []
-        for r in self.execute(sql + " ORDER BY start_ns, session_id", params):
+        for r in self.execute(sql + cond + " ORDER BY start_ns, session_id", params):
             sets = []
             for sr in self.execute(
                 "SELECT set_index, start_ns, end_ns FROM exercise_sets WHERE session_id=?"
