@@ -272,3 +272,48 @@ def test_a_failing_collector_stops_serve_with_exit_code_1(tmp_path: Path) -> Non
     probe = _ProbeCollector(tmp_path / "store.sqlite", fail=True)
     assert serve(load_config(config), out=out, collectors=[probe]) == 1
     assert "adherence serve: probe: probe at device: not found" in out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        (
+            "lookback_days = 2",
+            "lookback_days = 0",
+            r"scoring\.lookback_days: must be a positive integer, got 0",
+        ),
+        (
+            "batch_size = 3",
+            "batch_size = true",
+            r"sink\[0\]\.batch_size: must be a positive integer, got True",
+        ),
+        (
+            "backoff_max_s = 0.3",
+            "backoff_max_s = 0.01",
+            r"sink\[0\]\.backoff_max_s: must be a number of at least 0\.1",
+        ),
+        ('db = "rehab"', 'db = ""', r"sink\[0\]\.db: must be a non-empty string"),
+        ('db = "rehab"', "", r"sink\[0\]\.db: is required"),
+        (
+            'care_plans = "plans.json"',
+            'care_plans = "plans.json"\nble = 5',
+            r"serve\.toml: ble: must be a table",
+        ),
+    ],
+)
+def test_each_bad_value_is_named(tmp_path: Path, old: str, new: str, match: str) -> None:
+    config, _ = _setup(tmp_path, "http://127.0.0.1:9")
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=match):
+        load_config(config)
+
+
+def test_duplicate_sink_names_are_refused(tmp_path: Path) -> None:
+    config, _ = _setup(tmp_path, "http://127.0.0.1:9")
+    text = config.read_text()
+    sink = text[text.index("[[sink]]") :]
+    config.write_text(text + "\n" + sink)
+    with pytest.raises(ConfigError, match=r"sink\[1\]\.name: duplicate sink name 'coach'"):
+        load_config(config)
