@@ -106,7 +106,7 @@ def test_summaries_days_are_inclusive_and_scores_join_by_day(store: Store) -> No
     )
     store.put_score("P001", "2026-11-02", 42.5, {"flags": [{"code": "LOW_STEPS"}]})
     assert store.summary_days("P001") == {"2026-11-01", "2026-11-02", "2026-11-03"}
-    got = sorted(store.summaries("P001", "2026-11-02", "2026-11-03"), key=lambda r: r.day)
+    got = store.summaries("P001", "2026-11-02", "2026-11-03")
     assert got == [
         SummaryRow("2026-11-02", 0, 0, 0, False),
         SummaryRow("2026-11-03", 1, 2, 3, True),

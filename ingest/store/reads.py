@@ -177,7 +177,7 @@ class StoreReads:
 
     def devices_of(self, subject: str, stream: str) -> list[str]:
         """Devices with frames of ``stream`` (a :class:`devices.frame.StreamKind` value) for
-        ``subject``."""
+        ``subject``, in the order SQLite finds them (the order derivation has always used)."""
         rows = self._query(
             "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=?", (subject, stream)
         )
@@ -209,10 +209,11 @@ class StoreReads:
         return {r[0] for r in rows}
 
     def summaries(self, subject: str, first_day: str, last_day: str) -> list[SummaryRow]:
-        """Daily summaries of ``subject`` for local days first_day..last_day (inclusive)."""
+        """Daily summaries of ``subject`` for local days first_day..last_day (inclusive), in
+        day order."""
         rows = self._query(
             "SELECT day, steps, wear_min, active_min, judgeable FROM daily_summary"
-            " WHERE subject=? AND day>=? AND day<=?",
+            " WHERE subject=? AND day>=? AND day<=? ORDER BY day",
             (subject, first_day, last_day),
         )
         return [SummaryRow(r[0], int(r[1]), int(r[2]), int(r[3]), bool(r[4])) for r in rows]
