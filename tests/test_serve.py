@@ -105,15 +105,6 @@ def _terminate(proc: subprocess.Popen[bytes]) -> int:
             proc.wait(10)
 
 
-def _serve_until(config: Path, log: Path, text: str) -> None:
-    """Run ``adherence serve`` until ``text`` is in its log, then stop it with SIGTERM (exit 0)."""
-    proc = _start(config, log)
-    try:
-        assert wait_until(lambda: text in log.read_text(), 30), log.read_text()
-    finally:
-        assert _terminate(proc) == 0, log.read_text()
-
-
 @pytest.mark.services
 def test_serve_keeps_outbox_over_sigterm_and_delivers_later(
     tmp_path: Path, influxdb: InfluxDB16
@@ -123,7 +114,11 @@ def test_serve_keeps_outbox_over_sigterm_and_delivers_later(
     influxdb.stop()
     # Phase 1: the server is down. Status lines show the backlog and the error; SIGTERM is clean.
     log1 = tmp_path / "serve1.log"
-    _serve_until(config, log1, "retrying")
+    proc = _start(config, log1)
+    try:
+        assert wait_until(lambda: "retrying" in log1.read_text(), 30), log1.read_text()
+    finally:
+        assert _terminate(proc) == 0, log1.read_text()
     text = log1.read_text()
     assert "adherence serve: coach: backlog=" in text and "no answer" in text
     assert "stopped; outbox kept" in text.splitlines()[-1]
@@ -133,7 +128,12 @@ def test_serve_keeps_outbox_over_sigterm_and_delivers_later(
         assert [s[1] for s in store.scores("P042")] == [d.isoformat() for d in days]
     # Phase 2: server up again; the kept points and new rounds land, each point once.
     influxdb.start(timeout_s=60)
-    _serve_until(config, tmp_path / "serve2.log", "backlog=0 delivered=")
+    log2 = tmp_path / "serve2.log"
+    proc = _start(config, log2)
+    try:
+        assert wait_until(lambda: "backlog=0 delivered=" in log2.read_text(), 30), log2.read_text()
+    finally:
+        assert _terminate(proc) == 0, log2.read_text()
     rows = influx_rows(
         influxdb.query("SELECT composite, sessions_done_7d FROM adherence_daily", "rehab")
     )
@@ -170,7 +170,12 @@ def test_serve_in_process_stops_on_event(tmp_path: Path) -> None:
 def test_serve_runs_the_mqtt_collector(tmp_path: Path, mosquitto: Mosquitto) -> None:
     extra = f'[mqtt]\nbroker = "{mosquitto.url}"\nclient_id = "serve-test"\n'
     config, _ = _setup(tmp_path, "http://127.0.0.1:9", extra)
-    _serve_until(config, tmp_path / "serve.log", "mqtt: connected=True")
+    log = tmp_path / "serve.log"
+    proc = _start(config, log)
+    try:
+        assert wait_until(lambda: "mqtt: connected=True" in log.read_text(), 30), log.read_text()
+    finally:
+        assert _terminate(proc) == 0, log.read_text()
 
 
 def test_config_errors_name_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
