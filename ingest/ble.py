@@ -153,16 +153,6 @@ class _StreamTrack:
 _DISCONNECT = "__disconnect__"
 
 
-async def _first_of(*events: asyncio.Event) -> None:
-    """Wait until one of ``events`` is set."""
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
-    finally:
-        for w in waiters:
-            w.cancel()
-
-
 class BleCollector:
     """Collect one BLE wearable into a store (see the module docstring for the flow).
 
@@ -555,3 +545,13 @@ class BleCollector:
         self.status.samples += sum(f.n for f in frames)
         self.status.dead_letters += len(dead)
         self.status.gaps += len(gaps)
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until one of ``events`` is set."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
+    finally:
+        for w in waiters:
+            w.cancel()
