@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adherence.found_sessions import plan_exercises
 from adherence.pipeline import check_subjects_planned, derive, import_recordings, read_recordings
 from adherence.plan import load_plans
 from adherence.progress import Progress
@@ -78,7 +79,7 @@ def run_demo(
         imported = import_recordings(store, recordings, progress=progress)
         bar = Progress(len(plans), "deriving", enabled=progress)
         for plan in plans:
-            derive(store, plan.subject, plan.tz, days=plan.days())
+            derive(store, plan.subject, plan.tz, days=plan.days(), exercises=plan_exercises(plan))
             bar.advance(note=plan.subject)
         # Score as of the last programme day, so the demo gives the same table on any date.
         reports = rescore(store, plans, today=max(p.end_date for p in plans))
