@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -18,6 +18,7 @@ from devices.errors import AdherenceError, ConfigError
 from ingest.mqtt import CollectorStats, MqttCollector
 from ingest.mqtt_settings import MqttSettings
 from ingest.mqtt_sim import (
+    Message,
     device_status_topics,
     gateway_status_topics,
     publish_messages,
@@ -185,7 +186,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.recordings is not None:
         if not args.recordings.is_dir():
             raise ConfigError("option", "--recordings", f"{args.recordings} is not a folder")
-        messages = list(
+        messages: list[Message] | Iterator[Message] = list(
             recording_messages(
                 args.prefix,
                 args.recordings,
