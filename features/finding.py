@@ -76,8 +76,17 @@ REP_LAG_S = (0.8, 8.0)
 """Autocorrelation lags of exercise repetitions, s (about 0.12-1.25 Hz)."""
 STEP_LAG_S = (0.4, 0.75)
 """Autocorrelation lags of walking steps, s (about 1.35-2.5 Hz)."""
+REGION_MIN_R = 0.5
+"""A window whose repetition-lag autocorrelation reaches this (0-1) is periodic."""
+REGION_MIN_STD_G = 0.02
+"""... and moves at least this much (standard deviation of its principal axis, g)."""
+REGION_PAD_S = 3.0
+"""Candidate periods are widened by this on both sides before counting, s."""
 MIN_REP_S = 1.0
 """A set whose median repetition is shorter than this (s) repeats faster than home exercise."""
+WALK_CADENCE_SPM = (70.0, 150.0)
+"""Cadence of the step counter's walking bouts that are taken for walking, steps/min (slow to
+brisk walking; a bout at 30-50 "steps"/min is the counter seeing squats or lifts)."""
 MAX_WALK_OVERLAP = 0.3
 """Largest share of a set's time inside walking bouts of the step counter."""
 MIN_STEP_SHARE = 0.5
@@ -251,11 +260,49 @@ def periodicity_features(accel_g: Any, fs_hz: float) -> WindowFeatures:
     )
 
 
-def _candidate_sets(res: RepResult, min_rest_s: float) -> list[list[Repetition]]:
-    if res.count == 0:
+def _regions(
+    feat: WindowFeatures, whole: RepResult, duration_s: float
+) -> list[tuple[float, float]]:
+    """Candidate periods (s): periodic windows (RecoFit "find") and the whole-stream counter's
+    repetitions, each padded by :data:`REGION_PAD_S`, overlapping ones merged."""
+    m = (feat.rep_r >= REGION_MIN_R) & (feat.std_g >= REGION_MIN_STD_G) & (feat.rep_r > feat.step_r)
+    half = WINDOW_S / 4  # the middle half of each periodic window
+    spans = [(t - half, t + half) for t in feat.t_s[m].tolist()]
+    spans += list(zip(whole.start_s.tolist(), whole.end_s.tolist(), strict=True))
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        a, b = max(0.0, a - REGION_PAD_S), min(duration_s, b + REGION_PAD_S)
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _count_in(
+    acc: Array, fs_hz: float, gyro_dps: Any, gyro_fs_hz: float | None, a_s: float, b_s: float
+) -> list[Repetition]:
+    """Repetitions of :func:`features.reps.count_reps` run on [a_s, b_s] only (times in s from
+    the recording start)."""
+    i0, i1 = int(a_s * fs_hz), int(np.ceil(b_s * fs_hz))
+    if i1 - i0 < 2:
         return []
-    idx = set_indices(res.start_s, res.end_s, min_rest_s)
-    reps = res.reps
+    gyro = None
+    if gyro_dps is not None:
+        g_fs = gyro_fs_hz or fs_hz
+        gyro = np.asarray(gyro_dps, dtype=np.float64)[int(a_s * g_fs) : int(np.ceil(b_s * g_fs))]
+    res = count_reps(acc[i0:i1], fs_hz, gyro, gyro_fs_hz=gyro_fs_hz)
+    off = i0 / fs_hz
+    return [Repetition(r.start_s + off, r.end_s + off, r.duration_s, r.rom_deg) for r in res.reps]
+
+
+def _candidate_sets(reps: list[Repetition], min_rest_s: float) -> list[list[Repetition]]:
+    """Group repetitions into sets: a pause longer than ``min_rest_s`` starts a new set."""
+    if not reps:
+        return []
+    start = np.array([r.start_s for r in reps])
+    end = np.array([r.end_s for r in reps])
+    idx = set_indices(start, end, min_rest_s)
     return [[reps[i] for i in np.flatnonzero(idx == k)] for k in range(int(idx[-1]) + 1)]
 
 
@@ -284,11 +331,24 @@ def _walking_reason(
     return ""
 
 
-def _confidence(reps: list[Repetition], feat: WindowFeatures) -> float:
+def _set_periodicity(acc: Array, fs_hz: float, a_s: float, b_s: float, period_s: float) -> float:
+    """Normalised autocorrelation (0-1) of a set's principal-axis signal near its period."""
+    x = acc[int(a_s * fs_hz) : int(np.ceil(b_s * fs_hz)) + 1]
+    x = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    p = x @ vt[0]
+    n = p.size
+    ac = np.fft.irfft(np.abs(np.fft.rfft(p, 2 * n)) ** 2)[:n]
+    ac = ac / np.maximum(ac[0], 1e-12) * n / np.maximum(n - np.arange(n), 1)  # unbiased
+    lo, hi = int(0.7 * period_s * fs_hz), min(int(np.ceil(1.3 * period_s * fs_hz)), n // 2)
+    return float(np.clip(ac[lo : hi + 1].max(), 0.0, 1.0)) if hi > lo else 0.0
+
+
+def _confidence(reps: list[Repetition], acc: Array, fs_hz: float) -> float:
+    """Periodicity at the repetition period times the regularity of the durations (0-1)."""
     dur = np.array([r.duration_s for r in reps])
     regular = max(0.0, 1.0 - float(dur.std() / max(dur.mean(), 1e-9)))
-    m = feat.inside(reps[0].start_s, reps[-1].end_s)
-    r = float(feat.rep_r[m].mean()) if m.any() else 0.5
+    r = _set_periodicity(acc, fs_hz, reps[0].start_s, reps[-1].end_s, float(np.median(dur)))
     return round(r * regular, 3)
 
 
@@ -376,7 +436,7 @@ def find_exercise(
     min_rest_s: float = 10.0,
     max_rest_s: float = 180.0,
     min_set_reps: int = 3,
-    min_confidence: float = 0.3,
+    min_confidence: float = 0.0,
     recognise: bool = True,
     candidates: Sequence[str] | None = None,
 ) -> FindResult:
@@ -428,12 +488,20 @@ def find_exercise(
     walking: list[tuple[float, float]] = []
     if acc.shape[0] >= 2:
         steps = count_steps(acc, fs)
-        walking = [(b.start_s, b.end_s) for b in walking_bouts(steps.step_times_s)]
-    res = count_reps(acc, fs, gyro_dps, gyro_fs_hz=gyro_fs_hz)
+        walking = [
+            (b.start_s, b.end_s)
+            for b in walking_bouts(steps.step_times_s)
+            if WALK_CADENCE_SPM[0] <= b.cadence_spm <= WALK_CADENCE_SPM[1]
+        ]
+    whole = count_reps(acc, fs, gyro_dps, gyro_fs_hz=gyro_fs_hz)
     kept: list[FoundSet] = []
     refused: list[tuple[float, float, str]] = []
-    for reps in _candidate_sets(res, min_rest_s):
-        found, reason = _judge(reps, min_set_reps, min_confidence, walking, feat)
+    candidates_reps: list[list[Repetition]] = []
+    for a_s, b_s in _regions(feat, whole, acc.shape[0] / fs):
+        reps_in = _count_in(acc, fs, gyro_dps, gyro_fs_hz, a_s, b_s)
+        candidates_reps += _candidate_sets(reps_in, min_rest_s)
+    for reps in candidates_reps:
+        found, reason = _judge(reps, acc, fs, min_set_reps, min_confidence, walking, feat)
         if found is not None:
             kept.append(found)
         else:
@@ -446,6 +514,8 @@ def find_exercise(
 
 def _judge(
     reps: list[Repetition],
+    acc: Array,
+    fs_hz: float,
     min_set_reps: int,
     min_confidence: float,
     walking: Sequence[tuple[float, float]],
@@ -459,7 +529,7 @@ def _judge(
     reason = _walking_reason(a, b, period, walking, feat)
     if reason:
         return None, reason
-    conf = _confidence(reps, feat)
+    conf = _confidence(reps, acc, fs_hz)
     if conf < min_confidence:
         return None, f"confidence {conf:.2f} under {min_confidence}"
     return FoundSet(a, b, reps, period, conf), ""
