@@ -16,19 +16,28 @@ segmentation of the windows into exercise and non-exercise periods. Departures:
    the highest peak at a repetition lag (:data:`REP_LAG_S`, 0.8-8 s: home exercise repeats at
    about 0.2-1 Hz) and the highest at a step lag (:data:`STEP_LAG_S`, 0.4-0.75 s: walking
    steps are at about 1.4-2.2 Hz). No trained classifier: the thresholds are physical.
-2. Candidate repetitions come from the exercise-agnostic counter
-   :func:`features.reps.count_reps` (runs of >= 3 cycles of similar duration and amplitude),
-   grouped into sets by rests longer than ``min_rest_s``, as :func:`features.sessions.segment_session`.
-3. Walking is refused three ways: the step counter's own verdict
-   (:func:`features.steps.count_steps` and :func:`features.activity.walking_bouts`: a set that
-   overlaps walking bouts for more than :data:`MAX_WALK_OVERLAP` of its time), the cadence (a
-   set whose windows are dominated by a step-lag periodicity), and the repetition rate (a
-   median repetition shorter than :data:`MIN_REP_S`, faster than home exercise, is refused).
-4. The confidence of a set is the mean repetition-lag autocorrelation of the windows inside it
-   times the regularity of its repetition durations (1 - coefficient of variation); sets below
-   ``min_confidence`` are dropped. Sets closer than ``max_rest_s`` whose movement looks alike
-   (repetition durations within x2) form one bout.
-5. Optional: :func:`resemblance` scores the library exercises (``features/exercises.json``)
+2. Segmentation (RecoFit: a minimum run of exercise windows). A window is periodic when its
+   repetition-lag peak reaches :data:`REGION_MIN_R`, it moves (:data:`REGION_MIN_STD_G`) and
+   the repetition lag beats the step lag. The middle halves of periodic windows, and the
+   repetitions the exercise-agnostic counter :func:`features.reps.count_reps` finds in the
+   whole stream, padded by :data:`REGION_PAD_S` and merged, are the candidate periods.
+3. Counting (RecoFit counts inside found periods too): ``count_reps`` runs again on each
+   candidate period alone (its running thresholds then do not carry the amplitude of walking
+   or handling next to a set) and its repetitions are grouped into sets by rests longer than
+   ``min_rest_s``, as :func:`features.sessions.segment_session` does.
+4. Walking is refused three ways: the step counter's own verdict
+   (:func:`features.steps.count_steps` and :func:`features.activity.walking_bouts` at a
+   walking cadence, :data:`WALK_CADENCE_SPM`: a set that overlaps such bouts for more than
+   :data:`MAX_WALK_OVERLAP` of its time), the cadence of the signal (a set whose windows peak
+   at a step lag more than at a repetition lag), and the repetition rate (a median repetition
+   shorter than :data:`MIN_REP_S`, faster than home exercise, is refused).
+5. The confidence of a set (0-1) is the autocorrelation of its principal-axis signal at its
+   median repetition period times the regularity of its repetition durations
+   (1 - coefficient of variation); sets below ``min_confidence`` (default 0: the counter's
+   runs of three consistent cycles already refuse fidgeting) are dropped. Sets closer than
+   ``max_rest_s`` whose movement looks alike (repetition durations within x2, mean gravity
+   directions within 45 degrees: the same posture and placement) form one bout.
+6. Optional: :func:`resemblance` scores the library exercises (``features/exercises.json``)
    against a bout's repetition duration and range of motion. It never changes the counts.
 
 References
@@ -87,6 +96,9 @@ MIN_REP_S = 1.0
 WALK_CADENCE_SPM = (70.0, 150.0)
 """Cadence of the step counter's walking bouts that are taken for walking, steps/min (slow to
 brisk walking; a bout at 30-50 "steps"/min is the counter seeing squats or lifts)."""
+MAX_TURN_COS = float(np.cos(np.radians(45.0)))
+"""Sets whose mean gravity directions differ by more than 45 degrees are different exercises
+(another posture or placement), hence separate bouts."""
 MAX_WALK_OVERLAP = 0.3
 """Largest share of a set's time inside walking bouts of the step counter."""
 MIN_STEP_SHARE = 0.5
@@ -129,6 +141,8 @@ class FoundSet:
     reps: list[Repetition]
     period_s: float
     confidence: float
+    gravity: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Mean direction of gravity during the set, sensor frame (unit vector)."""
 
     @property
     def count(self) -> int:
@@ -353,8 +367,10 @@ def _confidence(reps: list[Repetition], acc: Array, fs_hz: float) -> float:
 
 
 def _same_movement(a: FoundSet, b: FoundSet, max_rest_s: float) -> bool:
+    """Two sets belong to one bout: close in time, similar pace and sensor orientation."""
     ratio = max(a.period_s, b.period_s) / max(min(a.period_s, b.period_s), 1e-9)
-    return b.start_s - a.end_s <= max_rest_s and ratio <= 2.0
+    cos = float(np.dot(a.gravity, b.gravity))
+    return b.start_s - a.end_s <= max_rest_s and ratio <= 2.0 and cos >= MAX_TURN_COS
 
 
 def _bouts(sets: list[FoundSet], max_rest_s: float) -> list[ExerciseBout]:
@@ -532,4 +548,10 @@ def _judge(
     conf = _confidence(reps, acc, fs_hz)
     if conf < min_confidence:
         return None, f"confidence {conf:.2f} under {min_confidence}"
-    return FoundSet(a, b, reps, period, conf), ""
+    return FoundSet(a, b, reps, period, conf, _gravity(acc, fs_hz, a, b)), ""
+
+
+def _gravity(acc: Array, fs_hz: float, a_s: float, b_s: float) -> tuple[float, float, float]:
+    g = acc[int(a_s * fs_hz) : int(np.ceil(b_s * fs_hz)) + 1].mean(axis=0)
+    u = g / max(float(np.linalg.norm(g)), 1e-9)
+    return (float(u[0]), float(u[1]), float(u[2]))
