@@ -275,12 +275,12 @@ def plan_days(
         w = [p for p in walks if p.split == split]
         b = [x for x in bouts if x.split == split]
         r = [p for p in rests if p.split == split]
-        for lst in (w, b, r):
-            rng.shuffle(lst)  # type: ignore[arg-type]
+        w = [w[i] for i in rng.permutation(len(w))]
+        b = [b[i] for i in rng.permutation(len(b))]
+        r = [r[i] for i in rng.permutation(len(r))]
         n_days = max(1, (len(b) + 1) // 2)
         for d in range(n_days):
-            items: list[Piece | Bout] = []
-            items += w[d::n_days] + b[d::n_days] + r[d::n_days]
+            items: list[Piece | Bout] = [*w[d::n_days], *b[d::n_days], *r[d::n_days]]
             order = rng.permutation(len(items))
             days.append((split, [items[i] for i in order]))
     return days
