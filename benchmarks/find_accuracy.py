@@ -27,11 +27,13 @@ subjects 1-4. Everything else is ``test`` (unseen people, exercises and placemen
 thresholds of ``features/finding.py`` are physical (cadence ranges) and were only checked on the
 tune split; the test split is reported separately.
 
-Run: ``python benchmarks/find_accuracy.py`` (``ADHERENCE_DATASETS`` overrides the data folder).
+Run: ``python benchmarks/find_accuracy.py [--seed N]`` (``ADHERENCE_DATASETS`` overrides the
+data folder; the seed changes the arrangement, rotations, rests and handling, default 15).
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import sys
 from collections import defaultdict
@@ -391,9 +393,11 @@ def mark_countable(bouts: list[Bout]) -> None:
             s.countable = count_reps(x, FS_HZ).count >= 3
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Build the days, find exercise in each, print the figures per split."""
-    rng = np.random.default_rng(15)
+    ap = argparse.ArgumentParser(description="accuracy of find_exercise on built recordings")
+    ap.add_argument("--seed", type=int, default=15, help="arrangement and rotations (default 15)")
+    rng = np.random.default_rng(ap.parse_args(argv).seed)
     walks = load_walks()
     mm_bouts, rests = load_metamotion_bouts()
     bouts = mm_bouts + load_muvr_bouts()

@@ -28,7 +28,8 @@ segmentation of the windows into exercise and non-exercise periods. Departures:
 4. Walking is refused three ways: the step counter's own verdict
    (:func:`features.steps.count_steps` and :func:`features.activity.walking_bouts` at a
    walking cadence, :data:`WALK_CADENCE_SPM`: a set that overlaps such bouts for more than
-   :data:`MAX_WALK_OVERLAP` of its time), the cadence of the signal (a set whose windows peak
+   :data:`MAX_WALK_OVERLAP` of its time, when the signal has a gait structure too: step-lag
+   periodicity :data:`MIN_GAIT_STEP_R` or stride-long repetitions :data:`MAX_STRIDE_S`), the cadence of the signal (a set whose windows peak
    at a step lag more than at a repetition lag), and the repetition rate (a median repetition
    shorter than :data:`MIN_REP_S`, faster than home exercise, is refused).
 5. The confidence of a set (0-1) is the autocorrelation of its principal-axis signal at its
@@ -101,6 +102,12 @@ MAX_TURN_COS = float(np.cos(np.radians(45.0)))
 (another posture or placement), hence separate bouts."""
 MAX_WALK_OVERLAP = 0.3
 """Largest share of a set's time inside walking bouts of the step counter."""
+MIN_GAIT_STEP_R = 0.3
+"""The step counter's verdict is believed when the set's windows repeat at a step lag at least
+this much (median step-lag autocorrelation, 0-1) ..."""
+MAX_STRIDE_S = 1.5
+"""... or when its repetitions are stride-long, shorter than this (s): a squat at 2.3 s with no
+step-lag periodicity is not walking even if the step counter counts it."""
 MIN_STEP_SHARE = 0.5
 """A set is walking when more than this share of its windows peak at a step lag."""
 
@@ -334,10 +341,12 @@ def _walking_reason(
     """Why a candidate set is walking ("" when it is not)."""
     if period_s < MIN_REP_S:
         return f"repetitions of {period_s:.2f} s are faster than home exercise (walking cadence)"
-    share = _overlap_s(a, b, walking) / max(b - a, 1e-9)
-    if share > MAX_WALK_OVERLAP:
-        return f"{100 * share:.0f}% of the set is walking by the step counter"
     m = feat.inside(a, b)
+    step_r = float(np.median(feat.step_r[m])) if m.any() else 0.0
+    share = _overlap_s(a, b, walking) / max(b - a, 1e-9)
+    gait_like = step_r >= MIN_GAIT_STEP_R or period_s < MAX_STRIDE_S
+    if share > MAX_WALK_OVERLAP and gait_like:
+        return f"{100 * share:.0f}% of the set is walking by the step counter"
     if m.any():
         steps = float(np.mean(feat.step_r[m] > feat.rep_r[m]))
         if steps > MIN_STEP_SHARE:
