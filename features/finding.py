@@ -61,7 +61,7 @@ from devices.errors import InputError
 from features._reps_common import check_accel, check_fs, set_indices
 from features.activity import walking_bouts
 from features.exercises import ExerciseProfile, load_library
-from features.reps import Repetition, RepResult, count_reps
+from features.reps import Repetition, count_reps
 from features.steps import count_steps
 
 __all__ = [
@@ -80,6 +80,8 @@ WINDOW_S = 12.0
 """Length of a feature window, s (long enough for two 6 s repetitions)."""
 HOP_S = 1.0
 """Step between feature windows, s."""
+WINDOW_BLOCK = 2048
+"""Windows computed at once (bounds the memory of a long recording)."""
 FEATURE_FS_HZ = 10.0
 """Rate (about) at which the features are computed, Hz (block means of the input)."""
 REP_LAG_S = (0.8, 8.0)
@@ -90,6 +92,10 @@ REGION_MIN_R = 0.5
 """A window whose repetition-lag autocorrelation reaches this (0-1) is periodic."""
 REGION_MIN_STD_G = 0.02
 """... and moves at least this much (standard deviation of its principal axis, g)."""
+STREAM_CHUNK_S = 1800.0
+"""The whole-stream counter runs on chunks of this length (s) ..."""
+STREAM_OVERLAP_S = 60.0
+"""... overlapping by this (s), so that a set across a chunk boundary is still proposed."""
 REGION_PAD_S = 3.0
 """Candidate periods are widened by this on both sides before counting, s."""
 MIN_REP_S = 1.0
@@ -261,35 +267,42 @@ def periodicity_features(accel_g: Any, fs_hz: float) -> WindowFeatures:
         empty = np.empty(0)
         return WindowFeatures(empty, empty, empty, empty, empty)
     starts = np.arange(0, x.shape[0] - win + 1, hop)
-    w = np.lib.stride_tricks.sliding_window_view(x, win, axis=0)[starts]  # (W, 3, win)
-    w = w - w.mean(axis=2, keepdims=True)
-    cov = np.einsum("wit,wjt->wij", w, w)
-    _, vecs = np.linalg.eigh(cov)
-    proj = np.einsum("wi,wit->wt", vecs[:, :, -1], w)
-    spec = np.fft.rfft(proj, n=2 * win, axis=1)
-    ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :win]
-    ac = ac / np.maximum(ac[:, :1], 1e-12)
     hi_rep = min(lags["rep"][1], win - 2)
-    rep_r, rep_lag = _best_peak(ac, lags["rep"][0], hi_rep)
-    step_r, _ = _best_peak(ac, lags["step"][0], lags["step"][1])
+    parts = [
+        _window_block(x, starts[i : i + WINDOW_BLOCK], win, (lags["rep"][0], hi_rep), lags["step"])
+        for i in range(0, starts.size, WINDOW_BLOCK)
+    ]
+    rep_r, rep_lag, step_r, std_g = (np.concatenate([p[j] for p in parts]) for j in range(4))
     return WindowFeatures(
-        t_s=(starts + win / 2) / f,
-        rep_r=rep_r,
-        rep_lag_s=rep_lag / f,
-        step_r=step_r,
-        std_g=proj.std(axis=1),
+        t_s=(starts + win / 2) / f, rep_r=rep_r, rep_lag_s=rep_lag / f, step_r=step_r, std_g=std_g
     )
 
 
+def _window_block(
+    x: Array, starts: NDArray[np.int64], win: int, rep: tuple[int, int], step: tuple[int, int]
+) -> tuple[Array, Array, Array, Array]:
+    """Features of the windows starting at ``starts`` (samples): rep_r, rep lag (samples),
+    step_r, std (g). Done in blocks so that a day of data needs little memory."""
+    w = np.lib.stride_tricks.sliding_window_view(x, win, axis=0)[starts]  # (W, 3, win)
+    w = w - w.mean(axis=2, keepdims=True)
+    _, vecs = np.linalg.eigh(np.einsum("wit,wjt->wij", w, w))
+    proj = np.einsum("wi,wit->wt", vecs[:, :, -1], w)
+    ac = np.fft.irfft(np.abs(np.fft.rfft(proj, n=2 * win, axis=1)) ** 2, axis=1)[:, :win]
+    ac = ac / np.maximum(ac[:, :1], 1e-12)
+    rep_r, rep_lag = _best_peak(ac, *rep)
+    step_r, _ = _best_peak(ac, *step)
+    return rep_r, rep_lag, step_r, proj.std(axis=1)
+
+
 def _regions(
-    feat: WindowFeatures, whole: RepResult, duration_s: float
+    feat: WindowFeatures, whole: list[tuple[float, float]], duration_s: float
 ) -> list[tuple[float, float]]:
     """Candidate periods (s): periodic windows (RecoFit "find") and the whole-stream counter's
     repetitions, each padded by :data:`REGION_PAD_S`, overlapping ones merged."""
     m = (feat.rep_r >= REGION_MIN_R) & (feat.std_g >= REGION_MIN_STD_G) & (feat.rep_r > feat.step_r)
     half = WINDOW_S / 4  # the middle half of each periodic window
     spans = [(t - half, t + half) for t in feat.t_s[m].tolist()]
-    spans += list(zip(whole.start_s.tolist(), whole.end_s.tolist(), strict=True))
+    spans += whole
     out: list[tuple[float, float]] = []
     for a, b in sorted(spans):
         a, b = max(0.0, a - REGION_PAD_S), min(duration_s, b + REGION_PAD_S)
@@ -298,6 +311,19 @@ def _regions(
         else:
             out.append((a, b))
     return out
+
+
+def _stream_reps(acc: Array, fs_hz: float) -> list[tuple[float, float]]:
+    """Repetition spans (s) of ``count_reps`` over the whole stream, in chunks of
+    :data:`STREAM_CHUNK_S` overlapping by :data:`STREAM_OVERLAP_S` (bounded memory for a day)."""
+    n, step = acc.shape[0], int(STREAM_CHUNK_S * fs_hz)
+    over = int(STREAM_OVERLAP_S * fs_hz)
+    spans: list[tuple[float, float]] = []
+    for i0 in range(0, max(n - over, 1), step):
+        res = count_reps(acc[i0 : min(n, i0 + step + over)], fs_hz)
+        off = i0 / fs_hz
+        spans += [(a + off, b + off) for a, b in zip(res.start_s, res.end_s, strict=True)]
+    return spans
 
 
 def _count_in(
@@ -518,7 +544,7 @@ def find_exercise(
             for b in walking_bouts(steps.step_times_s)
             if WALK_CADENCE_SPM[0] <= b.cadence_spm <= WALK_CADENCE_SPM[1]
         ]
-    whole = count_reps(acc, fs, gyro_dps, gyro_fs_hz=gyro_fs_hz)
+    whole = _stream_reps(acc, fs)
     kept: list[FoundSet] = []
     refused: list[tuple[float, float, str]] = []
     candidates_reps: list[list[Repetition]] = []
