@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adherence.mqtt_cli import REPLAY_SPEED
 from adherence.mqtt_cli import main as mqtt_main
 from devices.recording import read_recording
 from ingest.mqtt_events import events
@@ -174,9 +175,21 @@ def test_simulate_command(
         )
         assert code == 0
         assert wait_until(lambda: c.stats.frames == 4, 30), c.stats
-    assert "published 4 messages, 102 samples" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "published 4 messages, 102 samples" in out
+    assert err.splitlines()[-1].startswith("simulate: 4 messages in ")  # the progress line
     gw = list(events(store, kind="status"))
     assert [(e.subject, e.device) for e in gw] == [("gateway", "gw-0")] * 2
+
+
+def test_replay_speed_default_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        mqtt_main(["simulate", "mqtt", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"{REPLAY_SPEED:g} for --recordings" in text and "--no-session-events" in text
+    # the sample data replays in under a minute at that speed
+    last = list(recording_messages("adh", RECORDINGS))[-1]
+    assert last.at_s / REPLAY_SPEED < 60
 
 
 def test_commands_report_bad_options_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
