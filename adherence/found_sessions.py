@@ -15,7 +15,9 @@ Reconciliation rules
   its exercise and plan entry, the bout is not stored, and a found session stored earlier that
   overlaps an app session is deleted (the app's events may arrive after the frames).
 * A new bout replaces earlier found sessions it overlaps (a bout seen half-way by an earlier
-  run of ``adherence serve`` grows into the whole bout).
+  run of ``adherence serve`` grows into the whole bout), except when that earlier session starts
+  before the window's start (a windowed run cannot see it whole): it is kept, the bout is not
+  stored.
 * The exercise of a found session is the library exercise it most resembles among
   ``exercises`` (the care plan's), or ``"unknown"``; its plan entry is left empty, so scoring
   matches it by exercise.
@@ -194,13 +196,11 @@ def find_sessions(
             if any(_overlaps(rec.start_ns, rec.end_ns, *a) for a in app):
                 skipped += 1
                 continue
+            hit = [s for s in old if _overlaps(s.start_ns, s.end_ns, rec.start_ns, rec.end_ns)]
+            if any(start_ns is not None and s.start_ns < start_ns for s in hit):
+                continue  # an earlier found session the window cuts: keep it whole
             new.append(rec)
-            stale |= {
-                s.session_id
-                for s in old
-                if s.session_id != rec.session_id
-                and _overlaps(s.start_ns, s.end_ns, rec.start_ns, rec.end_ns)
-            }
+            stale |= {s.session_id for s in hit if s.session_id != rec.session_id}
     with store.transaction():
         deleted = store.delete_sessions(sorted(stale))
         for rec in new:

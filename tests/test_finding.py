@@ -224,3 +224,16 @@ class TestFoundSessions:
         assert find_sessions(store, "P010").stored == 1
         devices = sorted(s.meta["device"] for s in store.sessions("P009"))
         assert devices == ["P009-band", "P009-imu"]
+
+    def test_a_window_cutting_a_bout_keeps_the_whole_bout(self, store: Store) -> None:
+        _store_session(store, "P009", "P009-imu", 16, T0_NS)
+        assert find_sessions(store, "P009").stored == 1
+        (whole,) = store.sessions("P009")
+        # a later, windowed run starts in the middle of the first set, or in the rest after it
+        for cut in (whole.sets[0].reps[3].start_ns, whole.sets[0].end_ns + 10**9):
+            summary = find_sessions(store, "P009", start_ns=cut)
+            assert (summary.stored, summary.deleted) == (0, 0)
+            assert store.sessions("P009") == [whole]
+        # a window that starts before the bout finds it whole again, under the same id
+        assert find_sessions(store, "P009", start_ns=T0_NS).stored == 1
+        assert [s.session_id for s in store.sessions("P009")] == [whole.session_id]
