@@ -80,6 +80,13 @@ def test_bare_sensor_over_mqtt_scores_like_the_demo(
     assert [r["subject"] for r in got] == ["P001", "P002"]
     with Store(store) as s:
         sessions = s.sessions()
+    with Store(tmp_path / "demo.sqlite") as s:
+        demo = s.sessions()
+    # Each found session is the demo's recording session: same exercise (named among the care
+    # plan's), and the same repetitions to within one per session (the demo counts the whole
+    # recording, finding counts the found period).
+    assert [(x.subject, x.exercise) for x in sessions] == [(x.subject, x.exercise) for x in demo]
+    assert all(abs(x.reps - y.reps) <= 1 for x, y in zip(sessions, demo, strict=True))
     # No session event was sent: every session was found in the stream, one per recording.
     assert len(sessions) == len(list((SAMPLE / "recordings").glob("ex-*.meta.json")))
     assert all(x.source.startswith("found:") and x.meta["found"] for x in sessions)
