@@ -42,6 +42,17 @@ def _quiet(g: np.ndarray, seconds: float, seed: int) -> np.ndarray:
     return np.tile(u, (n, 1)) + rng.normal(0.0, 0.005, (n, 3))
 
 
+def _handling(g: np.ndarray, seconds: float, seed: int) -> np.ndarray:
+    """The sensor picked up, turned about and shaken, then put back as it was (g)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FS)
+    t = np.linspace(0.0, 1.0, n)
+    angles = np.cumsum(rng.normal(0.0, 0.05, (n, 3)), axis=0)
+    angles -= np.outer(t, angles[-1])  # back where it began
+    acc = Rotation.from_rotvec(angles).apply(np.tile(g / np.linalg.norm(g), (n, 1)))
+    return np.asarray(acc + rng.normal(0.0, 0.05, (n, 3)) * np.sin(np.pi * t)[:, None])
+
+
 def _turn(g0: np.ndarray, g1: np.ndarray, seconds: float) -> np.ndarray:
     """The sensor turned smoothly (raised cosine) from gravity g0 to g1, g."""
     u = 0.5 - 0.5 * np.cos(np.pi * np.linspace(0.0, 1.0, int(seconds * FS)))[:, None]
@@ -62,10 +73,16 @@ def _day(parts: list[tuple[str, object]]) -> tuple[np.ndarray, list[tuple[float,
             acc = _walk(str(item))
         elif kind == "session":
             acc = item.accel_g  # type: ignore[attr-defined]
+        elif kind == "handle":
+            prev = chunks[-1][-25:].mean(axis=0) if chunks else np.array([0.0, 0.0, 1.0])
+            acc = _handling(prev, float(item), len(chunks))  # type: ignore[arg-type]
         else:
             prev = chunks[-1][-1] if chunks else np.array([0.0, 0.0, 1.0])
             acc = _quiet(prev, float(item), len(chunks))  # type: ignore[arg-type]
-        if chunks and kind != "quiet":  # turn the sensor to the piece's orientation, then rest
+        if chunks and kind not in (
+            "quiet",
+            "handle",
+        ):  # turn the sensor to the piece's orientation, then rest
             rest = chunks.pop() if last == "quiet" else np.empty((0, 3))
             t -= rest.shape[0] / FS
             g1 = acc[:25].mean(axis=0)
@@ -91,11 +108,12 @@ def _found_sets(res: FindResult) -> list[tuple[float, float, int]]:
 
 
 class TestFindExercise:
-    def test_walk_sets_and_rests_give_the_exact_sets_and_repetitions(self) -> None:
+    def test_walk_handling_sets_and_rests_give_the_exact_sets_and_repetitions(self) -> None:
         session = synth_session("bridge", [10, 8], rest_s=40.0, seed=4)
         acc, walks, truth = _day(
-            [("quiet", 20), ("walk", WALKS[0]), ("quiet", 15), ("session", session)]
-            + [("quiet", 15), ("walk", WALKS[1]), ("quiet", 20)]
+            [("quiet", 20), ("handle", 10), ("quiet", 10), ("walk", WALKS[0]), ("quiet", 15)]
+            + [("session", session), ("quiet", 15), ("walk", WALKS[1]), ("quiet", 10)]
+            + [("handle", 8), ("quiet", 20)]
         )
         res = find_exercise(acc, FS, candidates=["bridge", "bird_dog", "pelvic_tilt"])
         assert len(res.bouts) == 1
