@@ -161,6 +161,11 @@ class TestFindExercise:
         ) + rng.normal(0, 0.01, (t.size, 3))
         assert find_exercise(acc, FS).bouts == []
 
+    @pytest.mark.parametrize("n", [0, 1, 50])
+    def test_empty_and_short_recordings_have_no_exercise(self, n: int) -> None:
+        res = find_exercise(np.tile([0.0, 0.0, 1.0], (n, 1)), FS)
+        assert (res.bouts, res.walking_s, res.refused, res.features.t_s.size) == ([], [], [], 0)
+
     def test_stillness_has_no_exercise(self) -> None:
         res = find_exercise(_quiet(np.array([0.3, 0.2, 0.9]), 60, 1), FS)
         assert (res.bouts, res.walking_s) == ([], [])
