@@ -7,11 +7,13 @@ adherence scores, then a per-patient table. Needs no server and no network.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from adherence.found_sessions import plan_exercises
 from adherence.pipeline import check_subjects_planned, derive, import_recordings, read_recordings
 from adherence.plan import load_plans
 from adherence.progress import Progress
@@ -74,10 +76,12 @@ def run_demo(
         imported = import_recordings(store, recordings, progress=progress)
         bar = Progress(len(plans), "deriving", enabled=progress)
         for plan in plans:
-            derive(store, plan.subject, plan.tz, days=plan.days())
+            derive(store, plan.subject, plan.tz, days=plan.days(), exercises=plan_exercises(plan))
             bar.advance(note=plan.subject)
-        # Score as of the last programme day, so the demo gives the same table on any date.
-        reports = rescore(store, plans, today=max(p.end_date for p in plans))
+        # Score as of the day after the programme: every day is complete, so the table is the
+        # same on any date and equals `adherence score` (and the report) run after the programme.
+        as_of = max(p.end_date for p in plans) + dt.timedelta(days=1)
+        reports = rescore(store, plans, today=as_of)
         print()
         print(
             f"{imported.recordings} recordings, {imported.frames_total} frames"
@@ -101,6 +105,7 @@ def run_demo(
             )
             for f in r.flags:
                 print(f"{'':<8} ! {f.reason}")
+        print(f"\nas of {as_of.isoformat()}: every programme day is complete (final scores)")
         if verbose:
             print("\ncounted against the recordings' truth:")
             for line in truth_checks(recordings, store):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adherence.config import load_config
+from adherence.found_sessions import plan_exercises
 from adherence.pipeline import derive
 from adherence.plan import load_plans
 from adherence.scoring import SubjectReport, rescore
@@ -36,7 +37,7 @@ def format_report(r: SubjectReport) -> str:
     trend = "n/a" if r.trend_7d is None else f"{r.trend_7d:+.1f}"
     since = "never" if r.days_since_last_session is None else f"{r.days_since_last_session} d"
     text = (
-        f"{r.subject} {r.day.isoformat()}: composite {composite} (7-day trend {trend}); "
+        f"{r.subject} as of {r.as_of()}: composite {composite} (7-day trend {trend}); "
         f"exercise {_pct(r.weekly_exercise_adherence)} ({r.sessions_done}/{r.sessions_planned} "
         f"sessions); steps {_pct(r.step_goal_attainment)}; streak {r.streak_days} d; "
         f"last session {since}"
@@ -77,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
                 days=[d for d in plan.days() if first <= d <= last],
                 start_ns=plan.day_bounds_ns(first)[0],
                 end_ns=plan.day_bounds_ns(last)[1],
+                exercises=plan_exercises(plan),
             )
         reports = rescore(
             store,
