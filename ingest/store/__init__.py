@@ -396,16 +396,21 @@ class Store(StoreReads):
             )
             for f in frames
         ]
+        return self._insert_new(
+            "INSERT OR IGNORE INTO frames (subject, device, stream, seq, start_ns, end_ns, n, k,"
+            " fs_hz, units, t_ns, vals, device_t_ns, meta, stored_ns)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+
+    def _insert_new(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run an ``INSERT OR IGNORE`` for ``rows`` in one transaction (joining an open one);
+        return how many rows were new."""
         if not rows:
             return 0
         with self.transaction():
             before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO frames (subject, device, stream, seq, start_ns, end_ns, n, k,"
-                " fs_hz, units, t_ns, vals, device_t_ns, meta, stored_ns)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
+            self._db.executemany(sql, rows)
             return self._db.total_changes - before
 
     def has_frame(self, device: str, stream: str, seq: int) -> bool:
@@ -821,17 +826,12 @@ class Store(StoreReads):
             )
             for e in events
         ]
-        if not rows:
-            return 0
-        with self.transaction():
-            before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO programme_events (subject, event_id, site, device, event,"
-                " t_ns, seq, item_id, module_id, minutes, channel, by_whom, nrs, peg_pain,"
-                " peg_enjoyment, peg_activity, stored_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-            return self._db.total_changes - before
+        return self._insert_new(
+            "INSERT OR IGNORE INTO programme_events (subject, event_id, site, device, event,"
+            " t_ns, seq, item_id, module_id, minutes, channel, by_whom, nrs, peg_pain,"
+            " peg_enjoyment, peg_activity, stored_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
 
     def programme_events(
         self,
