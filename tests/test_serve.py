@@ -234,19 +234,18 @@ class _ProbeCollector:
         return f"state={self.state}"
 
 
-def test_collector_protocol_is_kept_by_both_collectors() -> None:
+def test_collector_protocol_is_kept_by_both_collectors(store: Store) -> None:
     from ingest.ble import BleCollector, BleSettings
     from ingest.mqtt import MqttCollector, MqttSettings
 
-    with Store(":memory:") as store:
-        ble = BleCollector(BleSettings(device="AA:BB:CC:DD:EE:FF", subject="P1"), store)
-        mqtt = MqttCollector(MqttSettings(broker="mqtt://127.0.0.1:9"), store)
-        for c, name in ((ble, "ble"), (mqtt, "mqtt")):
-            assert isinstance(c, Collector)
-            assert c.name == name
-            assert c.writes <= STORE_TABLES_WRITTEN and "frames" in c.writes
-        assert ble.status_text() == "starting"
-        assert mqtt.status_text() == "connected=False frames=0"
+    ble = BleCollector(BleSettings(device="AA:BB:CC:DD:EE:FF", subject="P1"), store)
+    mqtt = MqttCollector(MqttSettings(broker="mqtt://127.0.0.1:9"), store)
+    for c, name in ((ble, "ble"), (mqtt, "mqtt")):
+        assert isinstance(c, Collector)
+        assert c.name == name
+        assert c.writes <= STORE_TABLES_WRITTEN and "frames" in c.writes
+    assert ble.status_text() == "starting"
+    assert mqtt.status_text() == "connected=False frames=0"
 
 
 def test_serve_runs_injected_collectors_through_the_protocol(tmp_path: Path) -> None:
