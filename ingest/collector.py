@@ -20,9 +20,12 @@ Gaps
     reorder timeout) goes to the store's ``gaps`` table with ``Store.put_gap(device, stream,
     start_ns, end_ns, reason, subject=...)``, times in UTC ns.
 Errors
-    A condition it cannot recover from (device refused or not found within its attempts,
-    broker refused credentials or subscription, the store failing) ends :meth:`Collector.collect`
-    with :class:`ingest.errors.CollectorError` naming what was wrong; transient ones (link loss,
+    A condition it cannot recover from ends :meth:`Collector.collect` with an
+    :class:`devices.errors.AdherenceError` naming what was wrong:
+    :class:`ingest.errors.CollectorError` for the source (device refused or not found within
+    its attempts, broker refused credentials or subscription), and for a failing store either
+    the store's :class:`ingest.errors.StoreError` (BLE) or a CollectorError raised from it
+    (MQTT, after acknowledging nothing of the failed batch). Transient conditions (link loss,
     broker restart) are retried inside :meth:`Collector.collect`.
 Stopping
     :meth:`Collector.collect` returns soon after ``stop`` is set, having committed what it
@@ -58,8 +61,8 @@ class Collector(Protocol):
         """Collect in the calling thread until ``stop`` is set, then return.
 
         Blocking by contract, whatever the implementation uses inside (bleak runs on a private
-        asyncio loop, paho on its network thread). Raises
-        :class:`ingest.errors.CollectorError` when it cannot go on.
+        asyncio loop, paho on its network thread). Raises an
+        :class:`devices.errors.AdherenceError` (see "Errors" above) when it cannot go on.
         """
         ...
 
