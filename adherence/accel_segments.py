@@ -25,7 +25,7 @@ from devices.frame import StreamKind
 from features.accel_stream import SegmentDeriver, SegmentResult
 from ingest.store import SessionRecord, Store
 
-__all__ = ["CHUNK_SAMPLES", "accel_segments"]
+__all__ = ["CHUNK_SAMPLES", "accel_segments", "segment_spans"]
 
 CHUNK_SAMPLES = 1 << 18
 """Samples per chunk read from the store (8 MB of a triaxial float64 stream, 1.5 h at 50 Hz)."""
@@ -200,3 +200,18 @@ def accel_segments(
                 current.update(t[a:b], v[a:b])
     if current is not None:
         yield current.finish()
+
+
+def segment_spans(
+    store: Store,
+    subject: str,
+    device: str,
+    *,
+    segment_gap_s: float,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> list[tuple[int, int]]:
+    """(first, last) sample times (UTC ns) of each segment of ``device``'s accelerometer
+    stream (pauses longer than ``segment_gap_s`` end a segment), from the timestamps only."""
+    chunks = _chunks(store, subject, device, (), start_ns, end_ns, values=False)
+    return [(s.first_ns, s.last_ns) for s in _plan_segments(chunks, segment_gap_s * NS_PER_S)]

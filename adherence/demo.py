@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adherence.found_sessions import plan_exercises
 from adherence.pipeline import check_subjects_planned, derive, import_recordings, read_recordings
 from adherence.plan import load_plans
 from adherence.progress import Progress
@@ -40,11 +41,7 @@ def truth_checks(recordings: list[Recording], store: Store) -> list[str]:
         truth = rec.meta.get("truth") or {}
         if rec.kind == "walk" and "steps" in truth:
             t0, t1 = int(rec.t_ns[0]), int(rec.t_ns[-1]) + 1
-            got = store.execute(
-                "SELECT COALESCE(SUM(steps), 0) FROM walking_bouts WHERE subject=? AND start_ns>=?"
-                " AND start_ns<?",
-                (rec.subject, t0, t1),
-            )[0][0]
+            got = sum(b.steps for b in store.bouts(rec.subject, t0, t1))
             err = abs(got - truth["steps"]) / truth["steps"]
             lines.append(
                 f"  {rec.name:<34} steps {got:>5} (truth {truth['steps']:>5}, error {err:.1%})"
@@ -79,7 +76,7 @@ def run_demo(
         imported = import_recordings(store, recordings, progress=progress)
         bar = Progress(len(plans), "deriving", enabled=progress)
         for plan in plans:
-            derive(store, plan.subject, plan.tz, days=plan.days())
+            derive(store, plan.subject, plan.tz, days=plan.days(), exercises=plan_exercises(plan))
             bar.advance(note=plan.subject)
         # Score as of the day after the programme: every day is complete, so the table is the
         # same on any date and equals `adherence score` (and the report) run after the programme.

@@ -49,6 +49,7 @@ from adherence.archive import (
     read_sessions,
     subject_dir,
 )
+from adherence.found_sessions import plan_exercises
 from adherence.pipeline import derive
 from adherence.plan import CarePlan
 from adherence.scoring import rescore
@@ -66,6 +67,8 @@ __all__ = [
     "subject_tables",
 ]
 
+ALL_NS = (-(2**63), 2**63 - 1)
+"""The whole time axis (UTC ns) for the store's windowed reads."""
 BATCH_SOURCES = ("recording:", "mqtt:")
 """Session sources whose repetitions are counted in batch (recounted when reprocessing)."""
 
@@ -144,11 +147,12 @@ class SubjectOutcome:
 
 
 def derive_and_score(store: Store, plan: CarePlan, today: dt.date | None) -> None:
-    """The single-process chain for one subject over the whole programme: derive, then score.
+    """The single-process chain for one subject over the whole programme: derive (with found
+    sessions named among the plan's exercises, as ``adherence score``), then score.
 
     ``today`` is the local day scores are computed as of (None: now in the plan's time zone).
     """
-    derive(store, plan.subject, plan.tz, days=plan.days())
+    derive(store, plan.subject, plan.tz, days=plan.days(), exercises=plan_exercises(plan))
     rescore(store, [plan], today=today)
 
 
@@ -170,8 +174,14 @@ def subject_tables(store: Store, subject: str) -> dict[str, list[list[Any]]]:
     sessions = store.sessions(subject)
     sets, reps = _sets_rows(sessions)
     return {
-        "steps_minute": [list(r) for r in store.steps_minute_rows(subject)],
-        "walking_bouts": [list(r) for r in store.bout_rows(subject)],
+        "steps_minute": [
+            [r.minute_ns, r.steps, r.cadence_spm, r.wear]
+            for r in store.steps_minutes(subject, ALL_NS[0], ALL_NS[1])
+        ],
+        "walking_bouts": [
+            [r.start_ns, r.end_ns, r.steps, r.cadence_spm]
+            for r in store.bouts(subject, ALL_NS[0], ALL_NS[1])
+        ],
         "sessions": [
             [
                 s.session_id,
@@ -187,7 +197,10 @@ def subject_tables(store: Store, subject: str) -> dict[str, list[list[Any]]]:
         ],
         "exercise_sets": sets,
         "repetitions": reps,
-        "daily_summary": [list(r) for r in store.daily_summary_rows(subject)],
+        "daily_summary": [
+            [r.day, r.steps, r.wear_min, r.active_min, r.judgeable]
+            for r in store.summaries(subject, "0000-01-01", "9999-12-31")
+        ],
         "scores": [
             [day, composite, json.dumps(detail, sort_keys=True, default=float)]
             for _, day, composite, detail in store.scores(subject)

@@ -11,6 +11,7 @@ import pytest
 
 from adherence import accel_segments
 from adherence.cohort_synth import _walk, cohort_plans, fill_subject
+from adherence.found_sessions import FIND_OVERLAP_S, FIND_WINDOW_S, _windows
 from adherence.pipeline import derive
 from adherence.reprocess import subject_tables
 from devices.frame import Frame, StreamKind
@@ -19,7 +20,8 @@ from features.activity import detect_wear
 from features.steps import count_steps, resample_uniform
 from ingest.store import Store
 
-T0 = 1_794_000_000_000_000_000  # 2026-11-11 UTC
+T0 = 1_794_000_000_000_000_000  # 2026-11-06 21:20 UTC
+NS_PER_S = 1_000_000_000
 
 
 def _irregular(
@@ -136,5 +138,20 @@ def test_derive_never_reads_a_whole_accel_stream(
     monkeypatch.setattr(Store, "read_stream", spy)
     derive(store, plan.subject, plan.tz, days=plan.days())
     sessions = store.sessions(plan.subject)
-    # accelerometer data is read whole only inside exercise sessions (to count repetitions)
-    assert windows == [(s.start_ns, s.end_ns + 1) for s in sessions]
+    # every read is bounded: exercise sessions (to count repetitions) and the segments searched
+    # for exercise one window of at most FIND_WINDOW_S at a time
+    assert windows and all(a is not None and b is not None for a, b in windows)
+    assert max(b - a for a, b in windows) <= FIND_WINDOW_S * NS_PER_S + 1
+    assert {(s.start_ns, s.end_ns + 1) for s in sessions} <= set(windows)
+
+
+def test_long_segments_are_searched_in_overlapping_windows() -> None:
+    h = 3600 * NS_PER_S
+    assert _windows(0, 2 * h) == [(0, 2 * h, 2 * h + 1)]  # short enough: whole
+    assert FIND_WINDOW_S == 2 * 3600 and FIND_OVERLAP_S == 1800
+    # 5 h: windows of 2 h every 1.5 h; a bout belongs to the window it starts in
+    assert _windows(0, 5 * h) == [
+        (0, 2 * h, 3 * h // 2),
+        (3 * h // 2, 7 * h // 2, 3 * h),
+        (3 * h, 5 * h, 5 * h + 1),
+    ]

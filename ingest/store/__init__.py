@@ -35,13 +35,44 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from devices.frame import Frame, StreamKind
 from devices.programme import ProgrammeEvent
 from ingest.errors import StoreError
+from ingest.store.reads import (
+    BoutRow,
+    DailyRow,
+    DeviceStreamRow,
+    MinuteRow,
+    RepetitionRow,
+    SessionSummaryRow,
+    SetRow,
+    StoreReads,
+    SummaryRow,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BoutRow",
+    "DailyRow",
+    "DeadLetter",
+    "DeviceStreamRow",
+    "Gap",
+    "MinuteRow",
+    "OutboxItem",
+    "RepRecord",
+    "RepetitionRow",
+    "SessionRecord",
+    "SessionSummaryRow",
+    "SetRecord",
+    "SetRow",
+    "Store",
+    "StoreReads",
+    "SummaryRow",
+]
 
 SCHEMA_VERSION = 1
 
@@ -224,8 +255,17 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
-class Store:
+def _and_where(conditions: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """``" AND cond"`` for each (condition, value) whose value is not None, and the values."""
+    used = [(c, v) for c, v in conditions if v is not None]
+    return "".join(f" AND {c}" for c, _ in used), [v for _, v in used]
+
+
+class Store(StoreReads):
     """The embedded store: a single SQLite file (WAL mode, ``synchronous=FULL``).
+
+    Read queries for derivation, scoring, reports and exports come from
+    :class:`ingest.store.reads.StoreReads` and return typed rows.
 
     One :class:`Store` object may be shared between threads (calls are serialised by a lock);
     several processes may open the same file at once (SQLite serialises their writes).
@@ -304,7 +344,16 @@ class Store:
                 self._depth = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one read-only SQL statement and return all rows (for reports and exports)."""
+        """Run one read-only SQL statement and return all rows.
+
+        Not for new code: callers use the typed methods (:class:`StoreReads` and the ones
+        below). Kept while ``ingest.mqtt``/``ingest.mqtt_events`` and a few tests still call it.
+        """
+        with self._lock:
+            return list(self._db.execute(sql, params).fetchall())
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read-only SQL statement of this package and return all rows."""
         with self._lock:
             return list(self._db.execute(sql, params).fetchall())
 
@@ -347,16 +396,21 @@ class Store:
             )
             for f in frames
         ]
+        return self._insert_new(
+            "INSERT OR IGNORE INTO frames (subject, device, stream, seq, start_ns, end_ns, n, k,"
+            " fs_hz, units, t_ns, vals, device_t_ns, meta, stored_ns)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+
+    def _insert_new(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run an ``INSERT OR IGNORE`` for ``rows`` in one transaction (joining an open one);
+        return how many rows were new."""
         if not rows:
             return 0
         with self.transaction():
             before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO frames (subject, device, stream, seq, start_ns, end_ns, n, k,"
-                " fs_hz, units, t_ns, vals, device_t_ns, meta, stored_ns)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
+            self._db.executemany(sql, rows)
             return self._db.total_changes - before
 
     def has_frame(self, device: str, stream: str, seq: int) -> bool:
@@ -494,14 +548,8 @@ class Store:
     def gaps(self, *, device: str | None = None, subject: str | None = None) -> list[Gap]:
         """Recorded gaps in time order."""
         sql = "SELECT subject, device, stream, start_ns, end_ns, reason FROM gaps WHERE 1=1"
-        params: list[Any] = []
-        if device is not None:
-            sql += " AND device=?"
-            params.append(device)
-        if subject is not None:
-            sql += " AND subject=?"
-            params.append(subject)
-        return [Gap(*r) for r in self.execute(sql + " ORDER BY start_ns", params)]
+        cond, params = _and_where((("device=?", device), ("subject=?", subject)))
+        return [Gap(*r) for r in self.execute(sql + cond + " ORDER BY start_ns", params)]
 
     # -- dead letters ---------------------------------------------------------------------
     def dead_letter(
@@ -659,18 +707,15 @@ class Store:
             "SELECT session_id, subject, exercise, start_ns, end_ns, plan_entry, source, status, meta"
             " FROM sessions WHERE 1=1"
         )
-        params: list[Any] = []
-        if subject is not None:
-            sql += " AND subject=?"
-            params.append(subject)
-        if start_ns is not None:
-            sql += " AND start_ns>=?"
-            params.append(int(start_ns))
-        if end_ns is not None:
-            sql += " AND start_ns<?"
-            params.append(int(end_ns))
+        cond, params = _and_where(
+            (
+                ("subject=?", subject),
+                ("start_ns>=?", None if start_ns is None else int(start_ns)),
+                ("start_ns<?", None if end_ns is None else int(end_ns)),
+            )
+        )
         out = []
-        for r in self.execute(sql + " ORDER BY start_ns, session_id", params):
+        for r in self.execute(sql + cond + " ORDER BY start_ns, session_id", params):
             sets = []
             for sr in self.execute(
                 "SELECT set_index, start_ns, end_ns FROM exercise_sets WHERE session_id=?"
@@ -734,6 +779,25 @@ class Store:
             (a, b, c, json.loads(d)) for a, b, c, d in self.execute(sql + " ORDER BY 1, 2", params)
         ]
 
+    def stream_devices(self, subject: str, stream: StreamKind | str) -> list[str]:
+        """Devices that stored frames of ``stream`` for ``subject``, sorted."""
+        rows = self.execute(
+            "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=? ORDER BY 1",
+            (subject, str(stream)),
+        )
+        return [r[0] for r in rows]
+
+    def delete_sessions(self, session_ids: Iterable[str]) -> int:
+        """Delete sessions (with their sets and repetitions); returns how many were stored."""
+        ids = list(session_ids)
+        with self.transaction():
+            n = 0
+            for sid in ids:
+                n += self._db.execute("DELETE FROM sessions WHERE session_id=?", (sid,)).rowcount
+                self._db.execute("DELETE FROM exercise_sets WHERE session_id=?", (sid,))
+                self._db.execute("DELETE FROM repetitions WHERE session_id=?", (sid,))
+        return n
+
     # -- programme events (issue 17) ------------------------------------------------------
     def put_programme_events(self, events: Iterable[ProgrammeEvent]) -> int:
         """Store programme events in one transaction (joining an open one); return how many were new.
@@ -762,17 +826,12 @@ class Store:
             )
             for e in events
         ]
-        if not rows:
-            return 0
-        with self.transaction():
-            before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO programme_events (subject, event_id, site, device, event,"
-                " t_ns, seq, item_id, module_id, minutes, channel, by_whom, nrs, peg_pain,"
-                " peg_enjoyment, peg_activity, stored_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-            return self._db.total_changes - before
+        return self._insert_new(
+            "INSERT OR IGNORE INTO programme_events (subject, event_id, site, device, event,"
+            " t_ns, seq, item_id, module_id, minutes, channel, by_whom, nrs, peg_pain,"
+            " peg_enjoyment, peg_activity, stored_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
 
     def programme_events(
         self,
@@ -930,41 +989,6 @@ class Store:
         )
         return [(a, b, c, int(d), int(e)) for a, b, c, d, e in rows]
 
-    def stream_devices(self, subject: str, stream: StreamKind | str) -> list[str]:
-        """Devices with frames of ``stream`` for ``subject``, sorted."""
-        rows = self.execute(
-            "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=? ORDER BY 1",
-            (subject, str(stream)),
-        )
-        return [r[0] for r in rows]
-
-    def steps_minute_rows(self, subject: str) -> list[StepsMinuteRow]:
-        """Stored steps per minute of ``subject``, by minute."""
-        rows = self.execute(
-            "SELECT minute_ns, steps, cadence_spm, wear FROM steps_minute WHERE subject=?"
-            " ORDER BY minute_ns",
-            (subject,),
-        )
-        return [StepsMinuteRow(int(m), int(s), c, bool(w)) for m, s, c, w in rows]
-
-    def bout_rows(self, subject: str) -> list[BoutRow]:
-        """Stored walking bouts of ``subject``, by start time."""
-        rows = self.execute(
-            "SELECT start_ns, end_ns, steps, cadence_spm FROM walking_bouts WHERE subject=?"
-            " ORDER BY start_ns",
-            (subject,),
-        )
-        return [BoutRow(int(a), int(b), int(s), c) for a, b, s, c in rows]
-
-    def daily_summary_rows(self, subject: str) -> list[DailySummaryRow]:
-        """Stored daily summaries of ``subject``, by local day."""
-        rows = self.execute(
-            "SELECT day, steps, wear_min, active_min, judgeable FROM daily_summary"
-            " WHERE subject=? ORDER BY day",
-            (subject,),
-        )
-        return [DailySummaryRow(d, int(s), int(w), int(a), bool(j)) for d, s, w, a, j in rows]
-
 
 def _row_frame(row: Sequence[Any]) -> Frame:
     subj, dev, strm, seq, fs, units, tb, vb, db, meta, n, k = row
@@ -980,34 +1004,6 @@ def _row_frame(row: Sequence[Any]) -> Frame:
         device_t_ns=None if db is None else np.frombuffer(db, dtype="<i8"),
         meta=json.loads(meta),
     )
-
-
-class StepsMinuteRow(NamedTuple):
-    """One ``steps_minute`` row: UTC minute start (ns), steps, cadence (steps/min), worn."""
-
-    minute_ns: int
-    steps: int
-    cadence_spm: float | None
-    wear: bool
-
-
-class BoutRow(NamedTuple):
-    """One walking bout: start and end (UTC ns), steps, cadence (steps/min)."""
-
-    start_ns: int
-    end_ns: int
-    steps: int
-    cadence_spm: float | None
-
-
-class DailySummaryRow(NamedTuple):
-    """One local day: steps, wear and active minutes, judgeable (enough wear)."""
-
-    day: str
-    steps: int
-    wear_min: int
-    active_min: int
-    judgeable: bool
 
 
 @dataclass(frozen=True, slots=True)
