@@ -62,7 +62,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "adherence.mqtt_cli",
+                "adherence.cli",
                 "simulate",
                 "mqtt",
                 "--broker",

@@ -111,14 +111,14 @@ class Publisher:
 
 
 class CollectorProcess:
-    """``python -m adherence.mqtt_cli collect mqtt`` as a subprocess with stderr in a file."""
+    """``python -m adherence.cli collect mqtt`` as a subprocess with stderr in a file."""
 
     def __init__(self, workdir: Path, broker_url: str, store_path: Path, client_id: str) -> None:
         self.workdir = workdir
         self.args = [
             sys.executable,
             "-m",
-            "adherence.mqtt_cli",
+            "adherence.cli",
             "collect",
             "mqtt",
             "--broker",

@@ -421,7 +421,7 @@ class TestCli:
 def test_demo_store_export_leaks_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The whole chain on the bundled sample data, then every format: no device id, session id,
     raw subject id or recording file name in any exported byte."""
-    from adherence.demo import find_sample_data, run_demo
+    from adherence.cli.demo import find_sample_data, run_demo
     from adherence.plan import load_plans
 
     data = find_sample_data()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adherence.mqtt_cli import main as mqtt_main
+from adherence.cli import main as mqtt_main
 from devices.recording import read_recording
 from ingest.mqtt_events import events
 from ingest.mqtt_settings import MqttSettings
@@ -99,7 +99,7 @@ def test_last_will_reports_a_killed_device_offline(broker: Mosquitto, store: Sto
             [
                 sys.executable,
                 "-m",
-                "adherence.mqtt_cli",
+                "adherence.cli",
                 "simulate",
                 "mqtt",
                 "--broker",
