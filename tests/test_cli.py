@@ -49,7 +49,7 @@ def test_every_parser_shows_every_default() -> None:
     # sources collect/simulate x mqtt/ble.
     assert len(parsers) == 13
     for p in parsers:
-        assert issubclass(p.formatter_class, argparse.ArgumentDefaultsHelpFormatter), p.prog
+        assert isinstance(p._get_formatter(), argparse.ArgumentDefaultsHelpFormatter), p.prog
         for action in p._actions:
             if action.option_strings and action.default is not argparse.SUPPRESS:
                 assert action.help, f"{p.prog} {action.option_strings[0]} has no help text"
