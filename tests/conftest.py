@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,13 +9,6 @@ import pytest
 
 from ingest.store import Store
 from tests.services import InfluxDB16, Mosquitto, VictoriaMetrics
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def datasets_dir() -> Path:
-    """``../shared/datasets`` beside the repository (override with ADHERENCE_DATASETS)."""
-    return Path(os.environ.get("ADHERENCE_DATASETS", REPO.parent / "shared" / "datasets"))
 
 
 @pytest.fixture

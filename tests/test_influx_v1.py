@@ -16,7 +16,7 @@ from devices.errors import ConfigError
 from ingest.store import Store
 from tests.influx_helpers import AuthInfluxDB16, influx_rows, synthetic_lines
 from tests.services import InfluxDB16, wait_until
-from tests.test_scoring import plan_from, scenario
+from tests.support.plans import plan_from, scenario
 
 pytestmark = pytest.mark.services
 DB = "rehab"

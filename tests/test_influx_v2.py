@@ -17,7 +17,7 @@ from devices.errors import ConfigError
 from ingest.store import Store
 from tests.influx_helpers import StrictVictoriaMetrics, synthetic_lines, vm_samples
 from tests.services import VictoriaMetrics, wait_until
-from tests.test_scoring import plan_from, scenario
+from tests.support.plans import plan_from, scenario
 
 pytestmark = pytest.mark.services
 

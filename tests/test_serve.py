@@ -21,7 +21,7 @@ from devices.errors import ConfigError
 from ingest.store import Store
 from tests.influx_helpers import influx_rows
 from tests.services import InfluxDB16, Mosquitto, wait_until
-from tests.test_scoring import bout
+from tests.support.plans import bout
 
 REPO = Path(__file__).resolve().parents[1]
 TZ = "Europe/London"

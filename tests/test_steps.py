@@ -346,7 +346,8 @@ def test_oxford_chunked_equals_one_shot(oxford_dir: Path) -> None:
     parts = [sc.update(c) for c in np.split(a.astype(np.float32), bounds)] + [sc.finish()]
     chunked = np.concatenate(parts)
     assert whole.size > 250
-    assert abs(chunked.size - whole.size) <= 0.005 * whole.size
+    # Same steps, same times: the chunk boundaries change nothing (allclose needs equal sizes).
+    assert chunked.size == whole.size
     np.testing.assert_allclose(chunked, whole, atol=1e-6)
 
 
@@ -462,7 +463,7 @@ def test_foot_switch_steps_repairs_chatter_and_missed_contacts(
     restored: int,
     expected_s: list[float],
 ) -> None:
-    from benchmarks.steps_common import foot_switch_steps
+    from tests.support.steps_data import foot_switch_steps
 
     dur_s = 8.0
     t_ns = np.arange(int(dur_s * 100), dtype=np.int64) * 10_000_000
