@@ -80,6 +80,17 @@ def line(
 
     Tags are sorted by key (the order InfluxDB prefers). ``t_ns`` is UTC nanoseconds; send with
     precision ``ns`` (v2) / ``n`` (v1).
+
+    Examples
+    --------
+    Spaces and commas in tags are escaped with a backslash, integers get the ``i`` suffix and
+    NaN is left out (line-protocol reference, "Special characters" and "Data types"):
+
+    >>> line("adherence_daily", {"subject": "P 1", "programme": "a,b"},
+    ...      {"composite": 65.0, "streak_days": 3, "trend_7d": float("nan")}, 1_000)
+    'adherence_daily,programme=a\\\\,b,subject=P\\\\ 1 composite=65.0,streak_days=3i 1000'
+    >>> line("adherence_daily", {"subject": "P1"}, {"trend_7d": None}, 1_000) is None
+    True
     """
     parts = [f"{_esc_key(k)}={v}" for k, raw in fields.items() if (v := _field(raw)) is not None]
     if not parts:

@@ -70,6 +70,16 @@ def pseudonym(key: bytes, namespace: str, value: str) -> str:
     Returns ``prefix + 16 hex characters`` of HMAC-SHA256(key, ``namespace:value``) (UTF-8).
     Raises :class:`ConfigError` for a key shorter than :data:`MIN_KEY_BYTES` bytes or an unknown
     namespace.
+
+    Examples
+    --------
+    >>> import hashlib, hmac
+    >>> key = bytes(range(32))
+    >>> mac = hmac.new(key, b"subject:P001", hashlib.sha256).hexdigest()
+    >>> pseudonym(key, "subject", "P001") == "s_" + mac[:16]
+    True
+    >>> pseudonym(key, "device", "P001") == pseudonym(key, "subject", "P001")
+    False
     """
     if namespace not in _PREFIX:
         raise ConfigError("pseudonym", namespace, f"unknown namespace; known: {sorted(_PREFIX)}")
