@@ -1,7 +1,11 @@
 """InfluxDB line protocol for adherence results: pure functions, no I/O.
 
-The schema is documented in ``docs/influxdb.md``. Rules, from the project's REFERENCE (storage
-conventions) and the InfluxDB line-protocol reference
+The schema is documented in ``docs/influxdb.md``. Rules, from InfluxDB's schema design guide
+(https://docs.influxdata.com/influxdb/v1/concepts/schema_and_data_layout/: tags for what is
+grouped or filtered by, no unbounded values such as ids in tags; 1.x limits a database to
+1,000,000 series and a tag to 100,000 values by default, ``max-series-per-database`` and
+``max-values-per-tag`` in https://docs.influxdata.com/influxdb/v1/administration/config/) and
+the line-protocol reference
 (https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/):
 
 * Tags are only ``subject`` (pseudonymous), ``programme`` and ``exercise`` (the exercise library's

@@ -20,7 +20,9 @@ line (it would show in ``ps`` and the shell history). Only a key *id* (:func:`ke
 8 hex characters of SHA-256 of the key) is written into an export's info record, to tell which
 key made it; the key cannot be recovered from it.
 
-Reference: RFC 2104 (HMAC); the project's REFERENCE, "Storage and export conventions".
+References: RFC 2104 (HMAC); ENISA, *Pseudonymisation techniques and best practices* (2019),
+keyed hash functions with a secret key kept apart from the data; GDPR Recital 26 (pseudonymised
+data is still personal data).
 """
 
 from __future__ import annotations
