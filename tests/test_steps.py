@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +11,9 @@ import numpy.typing as npt
 import pytest
 
 from features.steps import StepCounter, StepParams, StepResult, count_steps, resample_uniform
+from tests.support.datasets import dataset_or_skip
 
 G_MS2 = 9.80665
-DATASETS = Path(
-    os.environ.get(
-        "ADHERENCE_DATASETS", Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-    )
-)
-
 
 # --------------------------------------------------------------------------- synthetic signals
 
@@ -264,18 +258,12 @@ class TestResampleUniform:
 
 @pytest.fixture(scope="module")
 def oxford_dir() -> Path:
-    d = DATASETS / "oxford_stepcounter" / "optimisation"
-    if not d.is_dir():
-        pytest.skip(f"dataset folder absent: {d}")
-    return d
+    return dataset_or_skip("oxford_stepcounter", "optimisation")
 
 
 @pytest.fixture(scope="module")
 def ipol_dir() -> Path:
-    d = DATASETS / "ipol_lumbar_dev" / "GaitData"
-    if not d.is_dir():
-        pytest.skip(f"dataset folder absent: {d}")
-    return d
+    return dataset_or_skip("ipol_lumbar_dev", "GaitData")
 
 
 def _foot_switch_truth(path: Path) -> npt.NDArray[np.int64]:

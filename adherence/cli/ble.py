@@ -20,16 +20,22 @@ PROFILES = ("movesense", "polar_pmd", "heart_rate", "unknown")
 """Simulated devices, as :data:`ingest.ble_sim.PROFILES` (not imported: it needs dbus-fast)."""
 
 
+COLLECT_BLE_HELP = "collect from a BLE wearable (bleak) into the store"
+COLLECT_BLE_DESCRIPTION = (
+    "Scan for a wearable by address or name, pick its profile from the "
+    "services it advertises (heart rate, RSC, CSC, Polar PMD, Movesense, WitMotion), "
+    "subscribe, and store decoded frames. Reconnects after link loss; stops on SIGINT."
+)
+SIMULATE_BLE_HELP = "serve a simulated BLE wearable through BlueZ (or BlueZoo)"
+SIMULATE_BLE_DESCRIPTION = (
+    "Register a GATT application and an advertisement on an adapter and stream "
+    "a recording (or synthetic motion) as the chosen device would."
+)
+
+
 def register(collect: SubParsers, simulate: SubParsers) -> None:
     """Add ``collect ble`` and ``simulate ble`` to the ``adherence`` command."""
-    c = add_command(
-        collect,
-        "ble",
-        "collect from a BLE wearable (bleak) into the store",
-        "Scan for a wearable by address or name, pick its profile from the "
-        "services it advertises (heart rate, RSC, CSC, Polar PMD, Movesense, WitMotion), "
-        "subscribe, and store decoded frames. Reconnects after link loss; stops on SIGINT.",
-    )
+    c = add_command(collect, "ble", COLLECT_BLE_HELP, COLLECT_BLE_DESCRIPTION)
     c.add_argument("--device", required=True, metavar="ADDR|NAME", help="address or name")
     c.add_argument("--subject", required=True, metavar="ID", help="pseudonymous subject id")
     add_store(c, default=Path("adherence.sqlite"))
@@ -48,13 +54,7 @@ def register(collect: SubParsers, simulate: SubParsers) -> None:
     c.add_argument("--quiet", action="store_true", help="no status line")
     c.set_defaults(func=cmd_collect)
 
-    s = add_command(
-        simulate,
-        "ble",
-        "serve a simulated BLE wearable through BlueZ (or BlueZoo)",
-        "Register a GATT application and an advertisement on an adapter and stream "
-        "a recording (or synthetic motion) as the chosen device would.",
-    )
+    s = add_command(simulate, "ble", SIMULATE_BLE_HELP, SIMULATE_BLE_DESCRIPTION)
     s.add_argument("--profile", choices=PROFILES, default="movesense", help="device to simulate")
     s.add_argument("--name", help="advertised name (None: the profile's)")
     s.add_argument("--adapter", default="/org/bluez/hci1", help="D-Bus path of the adapter")

@@ -18,6 +18,14 @@ FORMATS = ("csv", "csv.gz", "parquet")
 """Table formats, as :data:`adherence.export.FORMATS` (not imported: it needs pandas)."""
 
 
+EXPORT_HELP = "export pseudonymised tables for researchers (CSV, CSV.gz, Parquet, Open mHealth)"
+EXPORT_DESCRIPTION = (
+    "Export per-minute, per-day, per-session, per-set, per-repetition and bout "
+    "tables, an info.json and Open mHealth step counts. Ids are always pseudonymised with "
+    "an HMAC key read from a file or an environment variable."
+)
+
+
 def run_export(args: argparse.Namespace) -> int:
     """Run ``adherence export`` from parsed arguments; return the exit code (0)."""
     from adherence.export import export
@@ -45,14 +53,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def register(sub: SubParsers) -> None:
     """Add ``adherence export`` to the command line."""
-    p = add_command(
-        sub,
-        "export",
-        "export pseudonymised tables for researchers (CSV, CSV.gz, Parquet, Open mHealth)",
-        "Export per-minute, per-day, per-session, per-set, per-repetition and bout "
-        "tables, an info.json and Open mHealth step counts. Ids are always pseudonymised with "
-        "an HMAC key read from a file or an environment variable.",
-    )
+    p = add_command(sub, "export", EXPORT_HELP, EXPORT_DESCRIPTION)
     add_store(p, required=True)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--format", choices=FORMATS, default="csv", help="table format")

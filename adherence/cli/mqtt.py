@@ -26,6 +26,18 @@ if TYPE_CHECKING:
     from ingest.mqtt import CollectorStats, MqttCollector
 
 
+COLLECT_MQTT_HELP = "collect from an MQTT broker into the store"
+COLLECT_MQTT_DESCRIPTION = (
+    "Collect sensor data from an MQTT broker (QoS 1, persistent session, "
+    "acknowledged only after the store commit). Stops cleanly on SIGINT/SIGTERM."
+)
+SIMULATE_MQTT_HELP = "publish synthetic patients or sample recordings to an MQTT broker"
+SIMULATE_MQTT_DESCRIPTION = (
+    "Publish as devices would: N synthetic patients at a chosen rate, or the "
+    "recordings in a folder (--recordings)."
+)
+
+
 def _add_broker_args(p: argparse.ArgumentParser, client_id: str) -> None:
     p.add_argument("--broker", required=True, help="mqtt://host:port or mqtts://host:port")
     add_mqtt_client(p, client_id, client_cert=True)
@@ -33,13 +45,7 @@ def _add_broker_args(p: argparse.ArgumentParser, client_id: str) -> None:
 
 def register(collect: SubParsers, simulate: SubParsers) -> None:
     """Add ``collect mqtt`` and ``simulate mqtt`` to the ``adherence`` command."""
-    c = add_command(
-        collect,
-        "mqtt",
-        "collect from an MQTT broker into the store",
-        "Collect sensor data from an MQTT broker (QoS 1, persistent session, "
-        "acknowledged only after the store commit). Stops cleanly on SIGINT/SIGTERM.",
-    )
+    c = add_command(collect, "mqtt", COLLECT_MQTT_HELP, COLLECT_MQTT_DESCRIPTION)
     _add_broker_args(c, "adherence-collector")
     add_store(c, default=Path("adherence.sqlite"))
     c.add_argument("--group", help="shared-subscription group (several collectors split load)")
@@ -63,13 +69,7 @@ def register(collect: SubParsers, simulate: SubParsers) -> None:
     c.add_argument("--quiet", action="store_true", help="no status line")
     c.set_defaults(func=cmd_collect)
 
-    s = add_command(
-        simulate,
-        "mqtt",
-        "publish synthetic patients or sample recordings to an MQTT broker",
-        "Publish as devices would: N synthetic patients at a chosen rate, or the "
-        "recordings in a folder (--recordings).",
-    )
+    s = add_command(simulate, "mqtt", SIMULATE_MQTT_HELP, SIMULATE_MQTT_DESCRIPTION)
     _add_broker_args(s, "adherence-sim")
     s.add_argument("--devices", type=int, default=10, help="synthetic devices")
     s.add_argument("--rate", type=float, default=50.0, metavar="HZ", help="sample rate, Hz")

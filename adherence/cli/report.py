@@ -14,6 +14,13 @@ from adherence.cli.options import (
     open_existing_store,
 )
 
+REPORT_HELP = "write the coach's self-contained HTML adherence report"
+REPORT_DESCRIPTION = (
+    "Write one HTML page (no network needed to open it): patients sorted by "
+    "risk with flags and reasons, and per patient charts of adherence, steps against goal, "
+    "and sessions and repetitions against plan."
+)
+
 
 def run_report(args: argparse.Namespace) -> int:
     """Run ``adherence report`` from parsed arguments; return the exit code (0)."""
@@ -31,14 +38,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 def register(sub: SubParsers) -> None:
     """Add ``adherence report`` to the command line."""
-    p = add_command(
-        sub,
-        "report",
-        "write the coach's self-contained HTML adherence report",
-        "Write one HTML page (no network needed to open it): patients sorted by "
-        "risk with flags and reasons, and per patient charts of adherence, steps against goal, "
-        "and sessions and repetitions against plan.",
-    )
+    p = add_command(sub, "report", REPORT_HELP, REPORT_DESCRIPTION)
     add_store(p, required=True)
     add_plans(p, required=True)
     p.add_argument("--out", type=Path, default=Path("report.html"), help="output HTML file")

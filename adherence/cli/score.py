@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 __all__ = ["register", "format_report"]
 
 
+SCORE_HELP = "recompute adherence scores from the store"
+SCORE_DESCRIPTION = "Recompute adherence scores from the store for a date range and subjects."
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{round(100 * x)}%"
 
@@ -111,12 +115,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: SubParsers) -> None:
     """Add ``adherence score`` to the command line."""
-    p = add_command(
-        sub,
-        "score",
-        "recompute adherence scores from the store",
-        "Recompute adherence scores from the store for a date range and subjects.",
-    )
+    p = add_command(sub, "score", SCORE_HELP, SCORE_DESCRIPTION)
     p.add_argument("--config", type=Path, metavar="FILE", help="serve configuration (store, plans)")
     add_store(p)
     add_plans(p)

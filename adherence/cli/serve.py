@@ -13,6 +13,9 @@ from pathlib import Path
 
 from adherence.cli.options import SubParsers, add_command
 
+SERVE_HELP = "run collectors, scoring and InfluxDB delivery from a configuration file"
+SERVE_DESCRIPTION = "Run collectors, scoring and InfluxDB delivery from one configuration file."
+
 
 def _run(args: argparse.Namespace) -> int:
     from adherence.config import load_config
@@ -32,11 +35,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: SubParsers) -> None:
     """Add ``adherence serve`` to the command line."""
-    p = add_command(
-        sub,
-        "serve",
-        "run collectors, scoring and InfluxDB delivery from a configuration file",
-        "Run collectors, scoring and InfluxDB delivery from one configuration file.",
-    )
+    p = add_command(sub, "serve", SERVE_HELP, SERVE_DESCRIPTION)
     p.add_argument("--config", required=True, metavar="FILE", help="TOML configuration file")
     p.set_defaults(func=_run)
