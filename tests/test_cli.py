@@ -93,3 +93,18 @@ def test_choices_copied_for_a_cheap_parser_match_the_library() -> None:
     assert export_cli.FORMATS == FORMATS
     ble_sim = pytest.importorskip("ingest.ble_sim")
     assert ble_cli.PROFILES == ble_sim.PROFILES
+
+
+def test_session_and_collect_read_the_mqtt_options_alike() -> None:
+    from adherence.cli.options import mqtt_settings
+
+    parser = build_parser()
+    client = ["--prefix", "p", "--client-id", "c", "--username", "u", "--password-env", "PW"]
+    s_args = parser.parse_args(["session", "--mqtt", "mqtt://h:1883", *client])
+    c_args = parser.parse_args(["collect", "mqtt", "--broker", "mqtt://h:1883", *client])
+    session = mqtt_settings(s_args, s_args.mqtt)
+    collect = mqtt_settings(c_args, c_args.broker)
+    assert session == collect
+    got = (session.broker, session.prefix, session.client_id, session.username)
+    assert got == ("mqtt://h:1883", "p", "c", "u")
+    assert (session.password_env, session.tls_ca, session.tls_cert) == ("PW", None, None)

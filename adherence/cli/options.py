@@ -147,6 +147,12 @@ def add_mqtt_client(
         p.add_argument("--tls-key", metavar="PEM", help="client key")
 
 
+_MQTT_CLIENT_OPTIONS = (
+    "prefix client_id username password_env password_file tls_ca tls_cert tls_key"
+)
+"""The settings :func:`add_mqtt_client` adds, by their ``argparse`` destination names."""
+
+
 def mqtt_settings(args: argparse.Namespace, broker: str, **extra: object) -> MqttSettings:
     """The :class:`ingest.mqtt_settings.MqttSettings` of the options :func:`add_mqtt_client` added.
 
@@ -154,15 +160,5 @@ def mqtt_settings(args: argparse.Namespace, broker: str, **extra: object) -> Mqt
     """
     from ingest.mqtt_settings import MqttSettings
 
-    return MqttSettings(
-        broker=broker,
-        prefix=args.prefix,
-        client_id=args.client_id,
-        username=args.username,
-        password_env=args.password_env,
-        password_file=args.password_file,
-        tls_ca=args.tls_ca,
-        tls_cert=getattr(args, "tls_cert", None),
-        tls_key=getattr(args, "tls_key", None),
-        **extra,  # type: ignore[arg-type]
-    )
+    client = {name: getattr(args, name, None) for name in _MQTT_CLIENT_OPTIONS.split()}
+    return MqttSettings(broker=broker, **client, **extra)  # type: ignore[arg-type]
