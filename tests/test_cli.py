@@ -14,7 +14,10 @@ import pytest
 from adherence.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("numpy", "scipy", "pandas", "pyarrow", "paho", "bleak", "influxdb_client", "dbus_fast")
+HEAVY = (
+    *("numpy", "scipy", "pandas", "pyarrow", "paho", "bleak", "influxdb_client", "dbus_fast"),
+    *("dask", "distributed"),
+)
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
