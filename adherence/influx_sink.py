@@ -13,7 +13,7 @@ Two protocols:
   outbox retries, durably).
 
 Contract of a sink (:class:`Sink`): ``write(lines)`` sends all lines in one request and returns
-only when the server answered 2xx; otherwise it raises :class:`devices.errors.SinkError`:
+only when the server answered 2xx; otherwise it raises :class:`adherence.errors.SinkError`:
 
 ==========================  ===========  ================================================
 answer                      permanent    what the outbox sender does
