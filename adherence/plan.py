@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adherence.errors import PlanError
+from devices import schemas
 
 __all__ = [
     "FORMAT",
@@ -341,6 +342,11 @@ def parse_plans(doc: Any, path: str = "<memory>") -> list[CarePlan]:
             )
         subjects.add(plan.subject)
         plans.append(plan)
+    problem = schemas.first_problem("care-plan-1", doc)
+    if problem is not None:  # the loader's own checks came first: their messages are sharper
+        raise ctx.err(
+            problem.field or "(document)", f"does not match schema care-plan-1: {problem.why}"
+        )
     return plans
 
 

@@ -303,6 +303,20 @@ def score_plan(  # noqa: C901 (to split, issue 12)
     return days
 
 
+def _last_session_text(upto: Sequence[DayScore], last_active: dt.date | None) -> str:
+    """ "last on 2026-11-17, incomplete: 24 of 50 repetitions" - says when the last session fell
+    short of its plan, so "last on ..." beside "0/3 sessions" does not read as a contradiction."""
+    if last_active is None:
+        return "none since the programme start"
+    text = f"last on {last_active.isoformat()}"
+    day = next((w for w in upto if w.day == last_active), None)
+    if day is not None and day.sessions and day.sessions_done < len(day.sessions):
+        done = sum(v[0] for r in day.sessions for v in r.per_exercise.values())
+        planned = sum(v[1] for r in day.sessions for v in r.per_exercise.values())
+        text += f", incomplete: {done} of {planned} repetitions"
+    return text
+
+
 def _flags(
     plan: CarePlan, ds: DayScore, upto: Sequence[DayScore], last_active: dt.date | None
 ) -> list[Flag]:
@@ -315,11 +329,7 @@ def _flags(
     missed_days = [w for w in upto if (last_active is None or w.day > last_active)]
     missed = sum(w.sessions_planned for w in missed_days)
     if since >= NO_SESSION_DAYS and missed > 0:
-        last = (
-            f"last on {last_active.isoformat()}"
-            if last_active
-            else "none since the programme start"
-        )
+        last = _last_session_text(upto, last_active)
         flags.append(
             Flag(
                 "NO_RECENT_SESSION",
