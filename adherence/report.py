@@ -507,8 +507,17 @@ def render_report(
     """
     views = patient_views(store, plans, today=today)
     when = (generated or dt.datetime.now(dt.UTC)).astimezone().replace(microsecond=0)
-    as_of = sorted({v.latest.day for v in views if v.latest is not None})
-    as_of_text = " · as of " + _e(", ".join(d.isoformat() for d in as_of)) if as_of else ""
+    as_of = sorted({(v.latest.day, v.latest.pending) for v in views if v.latest is not None})
+    as_of_text = (
+        " · as of "
+        + _e(
+            ", ".join(
+                f"{d.isoformat()} ({'today, in progress' if p else 'final'})" for d, p in as_of
+            )
+        )
+        if as_of
+        else ""
+    )
     counts = " · ".join(f"{sum(v.risk == r for v in views)} {_e(r)}" for r in RISK_ORDER)
     sections = "".join(_patient_section(i, v) for i, v in enumerate(views))
     csp = (

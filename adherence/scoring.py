@@ -140,6 +140,15 @@ class SubjectReport:
     days_since_last_session: int | None
     trend_7d: float | None
     flags: list[Flag]
+    in_progress: bool = False
+    """``day`` is today in the plan's time zone: its figures count only what is already done."""
+
+    def as_of(self) -> str:
+        """``2026-11-22 (final)`` or ``2026-11-22 (today, in progress)``: the day the figures
+        describe and whether it is complete, printed by every command that shows scores."""
+        if self.day is None:
+            return "no scored day"
+        return f"{self.day.isoformat()} ({'today, in progress' if self.in_progress else 'final'})"
 
 
 # -- pure computation ---------------------------------------------------------------------------
@@ -499,4 +508,5 @@ def _report(subject: str, ds: DayScore | None) -> SubjectReport:
         days_since_last_session=ds.days_since_last_session,
         trend_7d=ds.trend_7d,
         flags=list(ds.flags),
+        in_progress=ds.pending,
     )

@@ -271,7 +271,7 @@ def test_header_gives_the_as_of_day_and_a_local_generated_time(
     when = dt.datetime(2026, 11, 24, 9, 50, 35, tzinfo=dt.UTC)
     html = render_report(store, plans, today=TODAY, generated=when.astimezone(tz))
     header = html.split("<header>")[1].split("</header>")[0]
-    assert " · as of 2026-11-12 · " in header
+    assert " · as of 2026-11-12 (today, in progress) · " in header
     # the machine's local zone decides the text; the instant is the same
     local = when.astimezone()
     off = local.strftime("%z")

@@ -56,16 +56,22 @@ def test_wire_examples_in_the_docs_validate() -> None:
     blocks = _json_blocks(REPO / "docs" / "mqtt.md")
     kinds = {"samples": "mqtt-samples-1", "events": "mqtt-session-1", "state": "mqtt-status-1"}
     seen = set()
+    kinds["event_id"] = "mqtt-programme-1"
     for doc in blocks:
-        name = next(v for k, v in kinds.items() if k in doc)
+        if any("event_id" in e for e in doc.get("events", [])):
+            name = "mqtt-programme-1"
+        else:
+            name = next(v for k, v in kinds.items() if k in doc)
         seen.add(name)
         assert first_error(name, doc) is None, doc
     assert seen == set(kinds.values())  # the docs show each payload kind
 
 
 def test_care_plan_examples_validate() -> None:
-    (example,) = _json_blocks(REPO / "docs" / "care_plan.md")
-    assert first_error("care-plan-1", example) is None
+    examples = _json_blocks(REPO / "docs" / "care_plan.md")
+    assert len(examples) == 2  # the plan, and the plan with programme components
+    for example in examples:
+        assert first_error("care-plan-1", example) is None
     sample = json.loads((REPO / "sample_data" / "care_plans.json").read_text())
     assert first_error("care-plan-1", sample) is None
 
@@ -232,3 +238,51 @@ def test_open_mhealth_export_validates(tmp_path: Path) -> None:
     assert first_error("omh-step-count-3.0", broken) is not None
     del broken["body"]["effective_time_frame"]["time_interval"]["end_date_time"]
     assert first_error("omh-step-count-3.0", broken) is not None
+
+
+def test_programme_schema_and_decoder_agree() -> None:
+    from devices.mqtt_wire import TopicParts
+    from devices.programme import decode_programme_payload, encode_programme_events
+    from features.synthetic_programme import sample_programme_payloads
+
+    for payload in sample_programme_payloads("P001"):
+        assert first_error("mqtt-programme-1", json.loads(payload)) is None
+    parts = TopicParts("ap", "s", "P001", "app", "programme")  # parse_topic: after the merge hook
+    bad = {"event_id": "e1", "event": "pain", "t_ns": T0, "nrs": 11}
+    assert (
+        first_error("mqtt-programme-1", json.loads(encode_programme_events(0, [bad]))) is not None
+    )
+    with pytest.raises(DecodeError, match=r"events\[0\]\.nrs"):
+        decode_programme_payload(parts, encode_programme_events(0, [bad]))
+
+
+def test_session_pain_fields_in_the_schema() -> None:
+    start = {"event": "start", "t_ns": T0, "session_id": "s-1", "exercise": "bridge"}
+    stop = {"event": "stop", "t_ns": T0, "session_id": "s-1"}
+    ok = [{**start, "pain_before": 6}, {**stop, "pain_after": 4.5}]
+    bad = [{**start, "pain_after": 4}, {**stop, "pain_before": 6}, {**start, "pain_before": 11}]
+    for e in ok:
+        assert first_error("mqtt-session-1", {"v": 1, "seq": 0, "events": [e]}) is None
+    for e in bad:
+        assert first_error("mqtt-session-1", {"v": 1, "seq": 0, "events": [e]}) is not None
+
+
+@pytest.mark.parametrize(
+    "components",
+    [
+        {"coaching": {"every_days": 14, "channel": "video"}},
+        {"education": {"per_week": 0}},
+        {"education": {"per_week": 2, "minutes": 5}},
+        {"symptoms": {"pain_daily": "yes"}},
+        {"exercise": {}},
+    ],
+)
+def test_plan_components_schema_and_loader_both_refuse(components: Any) -> None:
+    from adherence.errors import PlanError
+    from adherence.plan import parse_plans
+
+    doc = json.loads((REPO / "sample_data" / "care_plans.json").read_text())
+    doc["plans"][0]["components"] = components
+    assert first_error("care-plan-1", doc) is not None
+    with pytest.raises(PlanError):
+        parse_plans(doc)
