@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from adherence.plan import FORMAT, CarePlan, parse_plans
+from features.synthetic_programme import SAMPLE_COMPONENTS, SAMPLE_DAYS, SAMPLE_START
 from ingest.store import RepRecord, SessionRecord, SetRecord
 
 D = dt.date
@@ -104,3 +105,27 @@ def scenario(
         D(2026, 11, 12): (5000, 600, 50, j),  # today, goal already reached: 1.0
     }
     return sessions, summaries
+
+
+LAST = SAMPLE_START + dt.timedelta(days=SAMPLE_DAYS - 1)
+"""The last day of the synthetic sample programme (:mod:`features.synthetic_programme`)."""
+
+
+def sample_plan(subject: str) -> CarePlan:
+    """A plan of ``subject`` for the synthetic sample programme: its components, no sessions."""
+    doc = {
+        "format": "adherence-care-plan/1",
+        "plans": [
+            {
+                "subject": subject,
+                "programme": "lbp-home",
+                "start_date": SAMPLE_START.isoformat(),
+                "length_days": SAMPLE_DAYS,
+                "timezone": "Europe/London",
+                "sessions": [],
+                "step_goal": {"start": 5000},
+                "components": SAMPLE_COMPONENTS,
+            }
+        ],
+    }
+    return parse_plans(doc)[0]
