@@ -68,6 +68,7 @@ def run_demo(
     data_dir: Path, store_path: Path, *, progress: bool = True, verbose: bool = False
 ) -> int:
     """Run the demo; return the exit code. Raises AdherenceError on bad input (nothing stored)."""
+    from adherence.found_sessions import plan_exercises
     from adherence.pipeline import (
         check_subjects_planned,
         derive,
@@ -89,7 +90,7 @@ def run_demo(
         imported = import_recordings(store, recordings, progress=progress)
         bar = Progress(len(plans), "deriving", enabled=progress)
         for plan in plans:
-            derive(store, plan.subject, plan.tz, days=plan.days())
+            derive(store, plan.subject, plan.tz, days=plan.days(), exercises=plan_exercises(plan))
             bar.advance(note=plan.subject)
         # Score as of the day after the programme: every day is complete, so the table is the
         # same on any date and equals `adherence score` (and the report) run after the programme.

@@ -56,6 +56,7 @@ def format_report(r: SubjectReport) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from adherence.config import load_config
+    from adherence.found_sessions import plan_exercises
     from adherence.pipeline import derive
     from adherence.plan import load_plans
     from adherence.scoring import rescore
@@ -85,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
                 days=[d for d in plan.days() if first <= d <= last],
                 start_ns=plan.day_bounds_ns(first)[0],
                 end_ns=plan.day_bounds_ns(last)[1],
+                exercises=plan_exercises(plan),
             )
         reports = rescore(
             store,
