@@ -65,6 +65,7 @@ def test_collect_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> 
     out = " ".join(capsys.readouterr().out.split())
     assert "--store PATH the store file (SQLite) (default: adherence.sqlite)" in out
     assert "--session-expiry S session expiry, s (default: 3600)" in out
+    assert "--quiet no status line (default: off)" in out
 
 
 def test_shared_date_option_parses_every_command_alike() -> None:

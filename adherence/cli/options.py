@@ -36,14 +36,21 @@ else:
     SubParsers = argparse._SubParsersAction
 
 
-HelpFormatter = argparse.ArgumentDefaultsHelpFormatter
-"""Every parser's help format: every option shows its default."""
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every parser's help format: every option shows its default.
+
+    An on/off flag shows ``(default: off)``: its stored value (``True`` for a ``--no-...``
+    flag) would read as the opposite of what it means.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
+            return f"{action.help} (default: off)"
+        return super()._get_help_string(action)
 
 
-class RawHelpFormatter(
-    argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter
-):
-    """As :data:`HelpFormatter`, and the description keeps its line breaks."""
+class RawHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """As :class:`HelpFormatter`, and the description keeps its line breaks."""
 
 
 def add_command(
