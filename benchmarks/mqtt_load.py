@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -96,12 +97,14 @@ def main() -> int:
         stop.set()
         worker.join(30)
         stats = collector.stats
-        per_device = store.execute(
+        store.close()
+        raw = sqlite3.connect(store.path)  # counted independently of the store's own reads
+        per_device = raw.execute(
             "SELECT device, COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM frames"
             " WHERE stream='accel' GROUP BY device"
-        )
-        stored_samples = store.execute("SELECT COALESCE(SUM(n), 0) FROM frames")[0][0]
-        store.close()
+        ).fetchall()
+        stored_samples = raw.execute("SELECT COALESCE(SUM(n), 0) FROM frames").fetchone()[0]
+        raw.close()
         broker.stop()
 
     complete = len(per_device) == args.devices and all(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import signal
 import subprocess
+import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from adherence.cli import main
@@ -17,6 +20,9 @@ from adherence.config import load_config
 from adherence.plan import load_plans
 from adherence.serve import serve
 from devices.errors import ConfigError
+from devices.frame import make_frame
+from ingest.collector import STORE_TABLES_WRITTEN, Collector
+from ingest.errors import CollectorError
 from ingest.store import Store
 from tests.influx_helpers import influx_rows
 from tests.services import InfluxDB16, Mosquitto, wait_until
@@ -184,3 +190,128 @@ def test_bad_collector_settings_are_a_configuration_error(tmp_path: Path) -> Non
     config, _ = _setup(tmp_path, "http://127.0.0.1:9", "[ble]\nno_such_setting = 1\n")
     with pytest.raises(ConfigError, match=r"serve\.toml: \[ble\]: "):
         serve(load_config(config))
+
+
+class _ProbeCollector:
+    """A collector kept to the ``Collector`` protocol: it stores one frame and one gap through
+    its own store connection, then waits for ``stop`` (or fails, when told to)."""
+
+    def __init__(self, path: Path, *, fail: bool = False) -> None:
+        self.path = path
+        self.fail = fail
+        self.state = "starting"
+
+    @property
+    def name(self) -> str:
+        return "probe"
+
+    @property
+    def writes(self) -> frozenset[str]:
+        return frozenset({"frames", "gaps"})
+
+    def collect(self, stop: threading.Event) -> None:
+        if self.fail:
+            raise CollectorError("probe", "device", "not found")
+        t = 1_794_000_000_000_000_000 + np.arange(50) * 20_000_000
+        with Store(self.path) as store:
+            store.put_frames(
+                [make_frame("P042", "probe-1", "accel", t, np.ones((50, 3)), fs_hz=50.0, seq=0)]
+            )
+            store.put_gap(
+                "probe-1", "accel", int(t[-1]), int(t[-1]) + 10**9, "test gap", subject="P042"
+            )
+        self.state = "stored"
+        stop.wait()
+        self.state = "stopped"
+
+    def status_text(self) -> str:
+        return f"state={self.state}"
+
+
+def test_collector_protocol_is_kept_by_both_collectors(store: Store) -> None:
+    from ingest.ble import BleCollector, BleSettings
+    from ingest.mqtt import MqttCollector, MqttSettings
+
+    ble = BleCollector(BleSettings(device="AA:BB:CC:DD:EE:FF", subject="P1"), store)
+    mqtt = MqttCollector(MqttSettings(broker="mqtt://127.0.0.1:9"), store)
+    for c, name in ((ble, "ble"), (mqtt, "mqtt")):
+        assert isinstance(c, Collector)
+        assert c.name == name
+        assert c.writes <= STORE_TABLES_WRITTEN and "frames" in c.writes
+    assert ble.status_text() == "starting"
+    assert mqtt.status_text() == "connected=False frames=0"
+
+
+def test_serve_runs_injected_collectors_through_the_protocol(tmp_path: Path) -> None:
+    config, _ = _setup(tmp_path, "http://127.0.0.1:9")
+    cfg = load_config(config)
+    probe = _ProbeCollector(tmp_path / "store.sqlite")
+    stop = threading.Event()
+    out = io.StringIO()
+    result: list[int] = []
+    t = threading.Thread(
+        target=lambda: result.append(serve(cfg, stop=stop, out=out, collectors=[probe]))
+    )
+    t.start()
+    assert wait_until(lambda: "probe: state=stored | frames=1 |" in out.getvalue(), 30), (
+        out.getvalue()
+    )
+    stop.set()
+    t.join(30)
+    assert result == [0] and probe.state == "stopped"
+    with Store(tmp_path / "store.sqlite") as store:
+        (gap,) = store.gaps(device="probe-1")
+        assert (gap.subject, gap.stream, gap.reason) == ("P042", "accel", "test gap")
+
+
+def test_a_failing_collector_stops_serve_with_exit_code_1(tmp_path: Path) -> None:
+    config, _ = _setup(tmp_path, "http://127.0.0.1:9")
+    out = io.StringIO()
+    probe = _ProbeCollector(tmp_path / "store.sqlite", fail=True)
+    assert serve(load_config(config), out=out, collectors=[probe]) == 1
+    assert "adherence serve: probe: probe at device: not found" in out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        (
+            "lookback_days = 2",
+            "lookback_days = 0",
+            r"scoring\.lookback_days: must be a positive integer, got 0",
+        ),
+        (
+            "batch_size = 3",
+            "batch_size = true",
+            r"sink\[0\]\.batch_size: must be a positive integer, got True",
+        ),
+        (
+            "backoff_max_s = 0.3",
+            "backoff_max_s = 0.01",
+            r"sink\[0\]\.backoff_max_s: must be a number of at least 0\.1",
+        ),
+        ('db = "rehab"', 'db = ""', r"sink\[0\]\.db: must be a non-empty string"),
+        ('db = "rehab"', "", r"sink\[0\]\.db: is required"),
+        (
+            'care_plans = "plans.json"',
+            'care_plans = "plans.json"\nble = 5',
+            r"serve\.toml: ble: must be a table",
+        ),
+    ],
+)
+def test_each_bad_value_is_named(tmp_path: Path, old: str, new: str, match: str) -> None:
+    config, _ = _setup(tmp_path, "http://127.0.0.1:9")
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=match):
+        load_config(config)
+
+
+def test_duplicate_sink_names_are_refused(tmp_path: Path) -> None:
+    config, _ = _setup(tmp_path, "http://127.0.0.1:9")
+    text = config.read_text()
+    sink = text[text.index("[[sink]]") :]
+    config.write_text(text + "\n" + sink)
+    with pytest.raises(ConfigError, match=r"sink\[1\]\.name: duplicate sink name 'coach'"):
+        load_config(config)

@@ -41,11 +41,7 @@ def truth_checks(recordings: list[Recording], store: Store) -> list[str]:
         truth = rec.meta.get("truth") or {}
         if rec.kind == "walk" and "steps" in truth:
             t0, t1 = int(rec.t_ns[0]), int(rec.t_ns[-1]) + 1
-            got = store.execute(
-                "SELECT COALESCE(SUM(steps), 0) FROM walking_bouts WHERE subject=? AND start_ns>=?"
-                " AND start_ns<?",
-                (rec.subject, t0, t1),
-            )[0][0]
+            got = sum(b.steps for b in store.bouts(rec.subject, t0, t1))
             err = abs(got - truth["steps"]) / truth["steps"]
             lines.append(
                 f"  {rec.name:<34} steps {got:>5} (truth {truth['steps']:>5}, error {err:.1%})"
