@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from adherence.found_sessions import find_sessions
+from adherence.found_sessions import find_sessions, plan_exercises
+from adherence.plan import CarePlan
 from adherence.progress import Progress
 from devices.errors import AdherenceError, DataFileError
 from devices.frame import StreamKind
@@ -316,6 +317,24 @@ class _AccelSteps:
                     b.cadence_spm,
                 )
             )
+
+
+def derive_plan_days(store: Store, plan: CarePlan, first: dt.date, last: dt.date) -> DeriveResult:
+    """:func:`derive` ``plan``'s subject over its programme days from ``first`` to ``last``.
+
+    ``first`` and ``last`` are local days in the plan's time zone, both included; the UTC window
+    runs from the start of ``first`` to the end of ``last``, and found sessions are named after
+    the plan's exercises. ``adherence score`` and ``adherence serve`` derive this way.
+    """
+    return derive(
+        store,
+        plan.subject,
+        plan.tz,
+        days=[d for d in plan.days() if first <= d <= last],
+        start_ns=plan.day_bounds_ns(first)[0],
+        end_ns=plan.day_bounds_ns(last)[1],
+        exercises=plan_exercises(plan),
+    )
 
 
 def _accel_steps(

@@ -26,11 +26,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from adherence.config import ServeConfig, build_sink
-from adherence.found_sessions import plan_exercises
 from adherence.influx_sink import Sink
 from adherence.live_plans import CarePlanPlanner
 from adherence.outbox import OutboxSender
-from adherence.pipeline import derive
+from adherence.pipeline import derive_plan_days
 from adherence.plan import CarePlan, load_plans
 from adherence.scoring import rescore
 from devices.errors import AdherenceError, ConfigError
@@ -191,15 +190,7 @@ class _Service:
             for plan in self.plans:
                 today = dt.datetime.now(tz=plan.tz).date()
                 start = today - dt.timedelta(days=self.cfg.lookback_days - 1)
-                derive(
-                    self.store,
-                    plan.subject,
-                    plan.tz,
-                    days=[d for d in plan.days() if start <= d <= today],
-                    start_ns=plan.day_bounds_ns(start)[0],
-                    end_ns=plan.day_bounds_ns(today)[1],
-                    exercises=plan_exercises(plan),
-                )
+                derive_plan_days(self.store, plan, start, today)
                 rescore(self.store, [plan], start=start, today=today, sinks=names)
             self.last_scored = time.strftime("%H:%M:%S")
             self.score_error = None

@@ -56,8 +56,7 @@ def format_report(r: SubjectReport) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from adherence.config import load_config
-    from adherence.found_sessions import plan_exercises
-    from adherence.pipeline import derive
+    from adherence.pipeline import derive_plan_days
     from adherence.plan import load_plans
     from adherence.scoring import rescore
     from devices.errors import ConfigError
@@ -77,17 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         for plan in plans:
             if plan.subject not in wanted:
                 continue
-            first = args.start or plan.start_date
-            last = args.end or plan.end_date
-            derive(
-                store,
-                plan.subject,
-                plan.tz,
-                days=[d for d in plan.days() if first <= d <= last],
-                start_ns=plan.day_bounds_ns(first)[0],
-                end_ns=plan.day_bounds_ns(last)[1],
-                exercises=plan_exercises(plan),
-            )
+            derive_plan_days(store, plan, args.start or plan.start_date, args.end or plan.end_date)
         reports = rescore(
             store,
             plans,
