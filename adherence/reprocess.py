@@ -2,8 +2,8 @@
 
 One Dask task per subject (:func:`reprocess_subject`): the worker loads the subject's archived
 frames and sessions (:mod:`adherence.archive`) into a temporary store of its own, runs the
-single-process chain on it (:func:`derive_and_score`: :func:`adherence.pipeline.derive` then
-:func:`adherence.scoring.rescore`, the code ``adherence score`` runs), and writes each derived
+single-process chain on it (:func:`derive_and_score`: :func:`adherence.pipeline.derive_plan_days`
+then :func:`adherence.scoring.rescore`, the code ``adherence score`` runs), and writes each derived
 table of the subject as one Parquet file::
 
     <out>/<table>/subject=<id>/part-<hash>.parquet
@@ -49,8 +49,7 @@ from adherence.archive import (
     read_sessions,
     subject_dir,
 )
-from adherence.found_sessions import plan_exercises
-from adherence.pipeline import derive
+from adherence.pipeline import derive_plan_days
 from adherence.plan import CarePlan
 from adherence.scoring import rescore
 from devices.errors import ConfigError
@@ -147,12 +146,12 @@ class SubjectOutcome:
 
 
 def derive_and_score(store: Store, plan: CarePlan, today: dt.date | None) -> None:
-    """The single-process chain for one subject over the whole programme: derive (with found
-    sessions named among the plan's exercises, as ``adherence score``), then score.
+    """The single-process chain for one subject over the whole programme, as ``adherence score``
+    runs it: :func:`adherence.pipeline.derive_plan_days`, then score.
 
     ``today`` is the local day scores are computed as of (None: now in the plan's time zone).
     """
-    derive(store, plan.subject, plan.tz, days=plan.days(), exercises=plan_exercises(plan))
+    derive_plan_days(store, plan, plan.start_date, plan.end_date)
     rescore(store, [plan], today=today)
 
 

@@ -17,30 +17,26 @@ next run. A collector that dies makes ``serve`` stop with exit code 1, so a supe
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
-from adherence.config import ServeConfig, build_sink, load_config
-from adherence.found_sessions import plan_exercises
+from adherence.config import ServeConfig, build_sink
 from adherence.influx_sink import Sink
 from adherence.live_plans import CarePlanPlanner
 from adherence.outbox import OutboxSender
-from adherence.pipeline import derive
+from adherence.pipeline import derive_plan_days
 from adherence.plan import CarePlan, load_plans
 from adherence.scoring import rescore
 from devices.errors import AdherenceError, ConfigError
 from ingest.collector import Collector
 from ingest.store import Store
 
-__all__ = ["serve", "register"]
+__all__ = ["serve"]
 
 log = logging.getLogger(__name__)
 
@@ -194,15 +190,7 @@ class _Service:
             for plan in self.plans:
                 today = dt.datetime.now(tz=plan.tz).date()
                 start = today - dt.timedelta(days=self.cfg.lookback_days - 1)
-                derive(
-                    self.store,
-                    plan.subject,
-                    plan.tz,
-                    days=[d for d in plan.days() if start <= d <= today],
-                    start_ns=plan.day_bounds_ns(start)[0],
-                    end_ns=plan.day_bounds_ns(today)[1],
-                    exercises=plan_exercises(plan),
-                )
+                derive_plan_days(self.store, plan, start, today)
                 rescore(self.store, [plan], start=start, today=today, sinks=names)
             self.last_scored = time.strftime("%H:%M:%S")
             self.score_error = None
@@ -280,27 +268,3 @@ def serve(
         return 1 if svc.failed else 0
     finally:
         store.close()
-
-
-def _run(args: argparse.Namespace) -> int:
-    cfg = load_config(Path(args.config))
-    stop = threading.Event()
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    try:
-        return serve(cfg, stop=stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def register(sub: Any, groups: Any) -> None:
-    """Add ``adherence serve`` to the command line."""
-    p = sub.add_parser(
-        "serve",
-        help="run collectors, scoring and InfluxDB delivery from a configuration file",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
-    p.add_argument("--config", required=True, metavar="FILE", help="TOML configuration file")
-    p.set_defaults(func=_run)

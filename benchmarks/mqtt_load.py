@@ -28,6 +28,7 @@ from ingest.mqtt import MqttCollector  # noqa: E402
 from ingest.mqtt_settings import MqttSettings  # noqa: E402
 from ingest.store import Store  # noqa: E402
 from tests.services import Mosquitto  # noqa: E402
+from tests.support.running import adherence_argv  # noqa: E402
 
 TARGET_SAMPLES_PER_S = 50_000
 
@@ -60,10 +61,7 @@ def main() -> int:
         if not collector.subscribed.wait(30):
             raise SystemExit("collector did not subscribe")
         sim = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "adherence.mqtt_cli",
+            adherence_argv(
                 "simulate",
                 "mqtt",
                 "--broker",
@@ -80,7 +78,7 @@ def main() -> int:
                 str(args.speed),
                 "--connections",
                 str(args.connections),
-            ],
+            ),
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=subprocess.PIPE,

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         try:
             for c in cols:
                 c.start()
-            sim_cmd = [sys.executable, "-m", "adherence.mqtt_cli", "simulate", "mqtt"]
+            sim_cmd = [sys.executable, "-m", "adherence.cli", "simulate", "mqtt"]
             sim = subprocess.Popen(
                 [
                     *sim_cmd,

@@ -80,7 +80,7 @@ class BleSettings:
         First retry delay and its cap, in seconds (doubling in between).
     max_attempts:
         Consecutive failed attempts (scan or connect) before giving up with a
-        :class:`~devices.errors.CollectorError`; None retries forever.
+        :class:`~ingest.errors.CollectorError`; None retries forever.
     adapter:
         BlueZ adapter name (``hci0``); None lets BlueZ choose.
     batch_frames:

@@ -51,7 +51,7 @@ def test_group_splits_load_and_a_killed_member_loses_nothing(
         [
             sys.executable,
             "-m",
-            "adherence.mqtt_cli",
+            "adherence.cli",
             "simulate",
             "mqtt",
             "--broker",

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,7 +26,8 @@ from ingest.errors import CollectorError
 from ingest.store import Store
 from tests.influx_helpers import influx_rows
 from tests.services import InfluxDB16, Mosquitto, wait_until
-from tests.test_scoring import bout
+from tests.support.plans import bout
+from tests.support.running import adherence_argv
 
 REPO = Path(__file__).resolve().parents[1]
 TZ = "Europe/London"
@@ -88,7 +88,7 @@ backoff_max_s = 0.3
 def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "adherence.cli", "serve", "--config", str(config)],
+            adherence_argv("serve", "--config", str(config)),
             cwd=REPO,
             stderr=err,
             env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -105,6 +105,16 @@ def _terminate(proc: subprocess.Popen[bytes]) -> int:
             proc.wait(10)
 
 
+def _serve_until(config: Path, log: Path, text: str) -> str:
+    """Run ``adherence serve`` until ``text`` is in its log, stop it with SIGTERM; the log."""
+    proc = _start(config, log)
+    try:
+        assert wait_until(lambda: text in log.read_text(), 30), log.read_text()
+    finally:
+        assert _terminate(proc) == 0, log.read_text()
+    return log.read_text()
+
+
 @pytest.mark.services
 def test_serve_keeps_outbox_over_sigterm_and_delivers_later(
     tmp_path: Path, influxdb: InfluxDB16
@@ -113,13 +123,7 @@ def test_serve_keeps_outbox_over_sigterm_and_delivers_later(
     config, days = _setup(tmp_path, influxdb.url)
     influxdb.stop()
     # Phase 1: the server is down. Status lines show the backlog and the error; SIGTERM is clean.
-    log1 = tmp_path / "serve1.log"
-    proc = _start(config, log1)
-    try:
-        assert wait_until(lambda: "retrying" in log1.read_text(), 30), log1.read_text()
-    finally:
-        assert _terminate(proc) == 0, log1.read_text()
-    text = log1.read_text()
+    text = _serve_until(config, tmp_path / "serve1.log", "retrying")
     assert "adherence serve: coach: backlog=" in text and "no answer" in text
     assert "stopped; outbox kept" in text.splitlines()[-1]
     with Store(tmp_path / "store.sqlite") as store:
@@ -128,12 +132,7 @@ def test_serve_keeps_outbox_over_sigterm_and_delivers_later(
         assert [s[1] for s in store.scores("P042")] == [d.isoformat() for d in days]
     # Phase 2: server up again; the kept points and new rounds land, each point once.
     influxdb.start(timeout_s=60)
-    log2 = tmp_path / "serve2.log"
-    proc = _start(config, log2)
-    try:
-        assert wait_until(lambda: "backlog=0 delivered=" in log2.read_text(), 30), log2.read_text()
-    finally:
-        assert _terminate(proc) == 0, log2.read_text()
+    _serve_until(config, tmp_path / "serve2.log", "backlog=0 delivered=")
     rows = influx_rows(
         influxdb.query("SELECT composite, sessions_done_7d FROM adherence_daily", "rehab")
     )
@@ -170,12 +169,7 @@ def test_serve_in_process_stops_on_event(tmp_path: Path) -> None:
 def test_serve_runs_the_mqtt_collector(tmp_path: Path, mosquitto: Mosquitto) -> None:
     extra = f'[mqtt]\nbroker = "{mosquitto.url}"\nclient_id = "serve-test"\n'
     config, _ = _setup(tmp_path, "http://127.0.0.1:9", extra)
-    log = tmp_path / "serve.log"
-    proc = _start(config, log)
-    try:
-        assert wait_until(lambda: "mqtt: connected=True" in log.read_text(), 30), log.read_text()
-    finally:
-        assert _terminate(proc) == 0, log.read_text()
+    _serve_until(config, tmp_path / "serve.log", "mqtt: connected=True")
 
 
 def test_config_errors_name_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,40 +3,36 @@
 ``archive`` writes a store's frames and sessions to a Parquet dataset (:mod:`adherence.archive`);
 ``reprocess`` recomputes every planned subject from that archive on a Dask cluster
 (:mod:`adherence.reprocess`): a scheduler given by ``--scheduler tcp://host:8786`` or a local
-cluster of ``--workers N`` processes started for the run.
+cluster of ``--workers N`` processes started for the run. Libraries are imported when a command
+runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import logging
 import sys
 from pathlib import Path
 from typing import Any
 
-from adherence.plan import load_plans
-from adherence.progress import Progress
-from devices.errors import ConfigError, DataFileError
-from ingest.store import Store
+from adherence.cli.options import (
+    SubParsers,
+    add_command,
+    add_plans,
+    add_store,
+    add_today,
+    open_existing_store,
+)
 
 __all__ = ["register"]
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
-
-
 def _run_archive(args: argparse.Namespace) -> int:
-    from adherence.archive import DEFAULT_SOURCE, archive_store  # pyarrow: only when used
+    from adherence.archive import DEFAULT_SOURCE, archive_store
+    from adherence.plan import load_plans
+    from adherence.progress import Progress
 
-    if not args.store.is_file():
-        raise DataFileError(str(args.store), "store not found")
     plans = load_plans(args.plans)
-    with Store(args.store) as store:
+    with open_existing_store(args.store) as store:
         subjects = args.subject or store.subjects()
         bar = Progress(len(subjects), "archiving", enabled=not args.quiet)
         result = archive_store(
@@ -54,7 +50,9 @@ def _run_archive(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(args: argparse.Namespace) -> Any:
+def _client(args: argparse.Namespace) -> tuple[Any, Any]:
+    import logging
+
     from distributed import Client, LocalCluster
 
     if args.scheduler:
@@ -70,7 +68,10 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _run_reprocess(args: argparse.Namespace) -> int:
+    from adherence.plan import load_plans
     from adherence.reprocess import load_outputs, reprocess_cohort
+    from devices.errors import ConfigError
+    from ingest.store import Store
 
     if args.workers < 1:
         raise ConfigError("arguments", "--workers", f"must be >= 1, got {args.workers}")
@@ -100,18 +101,17 @@ def _run_reprocess(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any, groups: Any) -> None:
+def register(sub: SubParsers) -> None:
     """Add ``adherence archive`` and ``adherence reprocess`` to the command line."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "archive",
-        help="write the store's raw frames to a Parquet archive",
-        description="Write raw frames and sessions to a Parquet dataset partitioned by subject "
-        "and local date (hive style), idempotently, to a folder or an fsspec URL.",
+        "write the store's raw frames to a Parquet archive",
+        "Write raw frames and sessions to a Parquet dataset partitioned by subject and local "
+        "date (hive style), idempotently, to a folder or an fsspec URL.",
     )
-    p.add_argument("--store", type=Path, required=True, metavar="PATH", help="the local store")
-    p.add_argument(
-        "--plans", type=Path, required=True, metavar="FILE", help="care plans (time zones)"
-    )
+    add_store(p, required=True)
+    add_plans(p, required=True, help_text="care plans (JSON): the subjects' time zones")
     p.add_argument("--out", required=True, metavar="URL", help="archive folder or fsspec URL")
     p.add_argument("--subject", action="append", metavar="ID", help="only this subject (repeat)")
     p.add_argument(
@@ -122,14 +122,15 @@ def register(sub: Any, groups: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=_run_archive)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "reprocess",
-        help="recompute a cohort from the archive on Dask",
-        description="Recompute steps, wear, bouts, sessions and repetitions, daily summaries and "
-        "scores per subject from the Parquet archive on a Dask cluster; write Parquet.",
+        "recompute a cohort from the archive on Dask",
+        "Recompute steps, wear, bouts, sessions and repetitions, daily summaries and scores per "
+        "subject from the Parquet archive on a Dask cluster; write Parquet.",
     )
     p.add_argument("--archive", required=True, metavar="URL", help="the raw archive")
-    p.add_argument("--plans", type=Path, required=True, metavar="FILE", help="care plans (JSON)")
+    add_plans(p, required=True)
     p.add_argument("--out", required=True, metavar="URL", help="output folder or fsspec URL")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://host:8786")
@@ -137,7 +138,7 @@ def register(sub: Any, groups: Any) -> None:
         "--workers", type=int, default=2, metavar="N", help="local worker processes (default 2)"
     )
     p.add_argument("--subject", action="append", metavar="ID", help="only this subject (repeat)")
-    p.add_argument("--today", type=_date, metavar="DATE", help="score as if today were DATE")
+    add_today(p)
     p.add_argument("--load-store", type=Path, metavar="PATH", help="load the results into a store")
     p.add_argument(
         "--sink", action="append", metavar="NAME", help="with --load-store: queue InfluxDB points"
