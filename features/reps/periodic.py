@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -205,13 +206,35 @@ def _principal(x: Array) -> Array:
     return np.asarray(xc @ vt[0], dtype=np.float64)
 
 
-def _bandpass(x: Array, fs_hz: float, p: PeriodicParams) -> Array:
+@lru_cache(maxsize=32)
+def _bandpass_sos(fs_hz: float, lo_hz: float, hi_hz: float) -> Array:
     nyq = 0.5 * fs_hz
+    sos = signal.butter(
+        2, [lo_hz / nyq, min(hi_hz, 0.8 * nyq) / nyq], btype="bandpass", output="sos"
+    )
+    return np.asarray(sos, dtype=np.float64)
+
+
+def _bandpass(x: Array, fs_hz: float, p: PeriodicParams) -> Array:
+    """Zero-phase band-pass (2nd-order Butterworth forward and back), 0.5 / ``max_rep_s`` to
+    ``band_hi_hz`` Hz."""
     lo = 0.5 / p.max_rep_s
-    hi = min(p.band_hi_hz, 0.8 * nyq)
-    sos = signal.butter(2, [lo / nyq, hi / nyq], btype="bandpass", output="sos")
     padlen = min(x.shape[0] - 1, 3 * round(fs_hz / lo))
+    sos = _bandpass_sos(fs_hz, lo, p.band_hi_hz)
     return np.asarray(signal.sosfiltfilt(sos, x, axis=0, padlen=padlen), dtype=np.float64)
+
+
+def _decimate(x: Array, step: int) -> Array:
+    """Block means of ``step`` samples (a boxcar anti-alias filter, nulls at multiples of the
+    working rate); the last partial block is averaged too."""
+    if step == 1:
+        return x
+    n = x.shape[0]
+    full = n // step * step
+    out = x[:full].reshape(-1, step, x.shape[1]).mean(axis=1)
+    if full < n:
+        out = np.vstack([out, x[full:].mean(axis=0, keepdims=True)])
+    return np.asarray(out, dtype=np.float64)
 
 
 def _pick(q: Array, period_n: float, p: PeriodicParams) -> NDArray[np.intp]:
@@ -322,7 +345,7 @@ def count_bout(accel_g: Array, fs_hz: float, p: PeriodicParams) -> BoutCount:
     if n < max(8, round(2 * p.min_rep_s * fs_hz)):
         return BoutCount(empty, empty, empty, float("nan"), 0.0)
     step = max(1, math.floor(fs_hz / p.work_fs_hz))
-    x = _bandpass(accel_g, fs_hz, p)[::step]
+    x = _bandpass(_decimate(accel_g, step), fs_hz / step, p)
     fs = fs_hz / step
     mask, per, ac = _repetitive(x, fs, p)
     if not math.isfinite(per):
@@ -347,5 +370,6 @@ def count_bout(accel_g: Array, fs_hz: float, p: PeriodicParams) -> BoutCount:
 
 
 def _to_input(idx: NDArray[Any], step: int, n: int) -> NDArray[np.intp]:
-    """Indices at the working rate back to the input rate (``step`` input samples each)."""
-    return np.clip(np.round(idx * step), 0, n - 1).astype(np.intp)
+    """Indices at the working rate back to the input rate: the middle of each block of
+    ``step`` input samples."""
+    return np.clip(np.round(idx * step + (step - 1) / 2), 0, n - 1).astype(np.intp)
