@@ -124,13 +124,21 @@ def muvr(recs: list[MuvrRecording]) -> list[Pair]:
 Dataset = list[tuple[np.ndarray, float, int]]  # (accel_g, fs_hz, expected)
 
 
+def _params(combo: dict[str, float]) -> PeriodicParams:
+    return replace(
+        PeriodicParams(),
+        min_autocorr=combo["min_autocorr"],
+        prominence_frac=combo["prominence_frac"],
+    )
+
+
 def lodo(sets: dict[str, Dataset]) -> dict[str, tuple[float, float, float, float]]:
     """Choose the grid parameters on all real sets but one (rest files must stay 0 there:
     they are part of barbell), report on the one left out."""
     combos = [dict(zip(GRID, v, strict=True)) for v in itertools.product(*GRID.values())]
     counts = {
         name: [
-            [count_with(a, fs, replace(PeriodicParams(), **c)) for a, fs, _ in d] for c in combos
+            [count_with(a, fs, _params(c)) for a, fs, _ in d] for c in combos
         ]
         for name, d in sets.items()
     }
