@@ -137,9 +137,7 @@ def lodo(sets: dict[str, Dataset]) -> dict[str, tuple[float, float, float, float
     they are part of barbell), report on the one left out."""
     combos = [dict(zip(GRID, v, strict=True)) for v in itertools.product(*GRID.values())]
     counts = {
-        name: [
-            [count_with(a, fs, _params(c)) for a, fs, _ in d] for c in combos
-        ]
+        name: [[count_with(a, fs, _params(c)) for a, fs, _ in d] for c in combos]
         for name, d in sets.items()
     }
 
