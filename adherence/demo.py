@@ -7,6 +7,7 @@ adherence scores, then a per-patient table. Needs no server and no network.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -80,8 +81,10 @@ def run_demo(
         for plan in plans:
             derive(store, plan.subject, plan.tz, days=plan.days())
             bar.advance(note=plan.subject)
-        # Score as of the last programme day, so the demo gives the same table on any date.
-        reports = rescore(store, plans, today=max(p.end_date for p in plans))
+        # Score as of the day after the programme: every day is complete, so the table is the
+        # same on any date and equals `adherence score` (and the report) run after the programme.
+        as_of = max(p.end_date for p in plans) + dt.timedelta(days=1)
+        reports = rescore(store, plans, today=as_of)
         print()
         print(
             f"{imported.recordings} recordings, {imported.frames_total} frames"
@@ -105,6 +108,7 @@ def run_demo(
             )
             for f in r.flags:
                 print(f"{'':<8} ! {f.reason}")
+        print(f"\nas of {as_of.isoformat()}: every programme day is complete (final scores)")
         if verbose:
             print("\ncounted against the recordings' truth:")
             for line in truth_checks(recordings, store):

@@ -288,14 +288,15 @@ def steps_chart(days: Sequence[DayScore]) -> str:
     w = f.slot() * 0.7
     goal_pts = []
     for i, d in enumerate(days):
-        if d.steps is not None:
-            color = _COLORS["bar"] if d.judgeable else _COLORS["bar_unjudged"]
+        if d.judgeable and d.steps is not None:
             y = f.y(d.steps)
             body.append(
                 f'<rect x="{f.cx(i) - w / 2:.1f}" y="{y:.1f}" width="{w:.1f}"'
-                f' height="{f.y0 - y:.1f}" fill="{color}"><title>{_e(d.day.isoformat())}:'
+                f' height="{f.y0 - y:.1f}" fill="{_COLORS["bar"]}"><title>{_e(d.day.isoformat())}:'
                 f" {d.steps} steps, goal {d.step_goal}</title></rect>"
             )
+        elif not d.pending:
+            body.append(_unjudged_bar(f, i, w, d))
         x0, x1 = f.cx(i) - f.slot() / 2, f.cx(i) + f.slot() / 2
         gy = f.y(d.step_goal)
         goal_pts.append(f"{x0:.1f},{gy:.1f} {x1:.1f},{gy:.1f}")
@@ -307,9 +308,25 @@ def steps_chart(days: Sequence[DayScore]) -> str:
     return _svg("Daily steps against goal", body, "steps") + _legend(
         [
             (_COLORS["bar"], "box", "steps"),
-            (_COLORS["bar_unjudged"], "box", "steps, too little wear to judge"),
+            (_COLORS["bar_unjudged"], "box", "too little wear to judge (not a zero)"),
             (_COLORS["goal"], "line", "daily goal"),
         ]
+    )
+
+
+def _unjudged_bar(f: _Frame, i: int, w: float, d: DayScore) -> str:
+    """A pale full-height column for a day with too little wear to judge: never a zero bar.
+
+    The column reaches the day's goal so it is seen even when no step was counted; its tooltip
+    gives the steps counted and the wear minutes.
+    """
+    y = f.y(d.step_goal)
+    worn = "no wear" if not d.wear_min else f"{d.wear_min} min worn"
+    counted = "no data" if d.steps is None else f"{d.steps} steps counted"
+    return (
+        f'<rect x="{f.cx(i) - w / 2:.1f}" y="{y:.1f}" width="{w:.1f}" height="{f.y0 - y:.1f}"'
+        f' fill="{_COLORS["bar_unjudged"]}" data-unjudged="1"><title>{_e(d.day.isoformat())}:'
+        f" too little wear to judge ({worn}, {counted})</title></rect>"
     )
 
 
@@ -400,6 +417,14 @@ def _fmt_pct(v: float | None) -> str:
     return "–" if v is None else f"{round(100 * v)} %"
 
 
+def _fmt_trend(v: float | None) -> str:
+    """Score change over 7 days in points: "▲ 3.2", "▼ 5.0", "= 0.0"; "–" when unknown."""
+    if v is None:
+        return "–"
+    arrow = "▲" if v > 0 else ("▼" if v < 0 else "=")
+    return f"{arrow} {abs(v):.1f}"
+
+
 def _fmt(v: object) -> str:
     return "–" if v is None else _e(v)
 
@@ -428,12 +453,14 @@ def _cohort_table(views: Sequence[PatientView]) -> str:
             f'<td class="num">{_fmt_pct(None if d is None else d.step_attainment_7d)}</td>'
             f'<td class="num">{"–" if d is None else f"{d.sessions_done_7d}/{d.sessions_planned_7d}"}</td>'
             f'<td class="num">{_fmt(None if d is None else d.days_since_last_session)}</td>'
+            f'<td class="num">{_fmt_trend(None if d is None else d.trend_7d)}</td>'
             f"<td>{_flags_html(d)}</td>"
             "</tr>"
         )
     head = (
         "<tr><th>patient</th><th>risk</th><th>score</th><th>exercise, 7 d</th>"
         "<th>step goal met, 7 d</th><th>sessions, 7 d</th><th>days since session</th>"
+        '<th title="composite score now minus 7 days ago, points">trend, 7 d</th>'
         "<th>flags and reasons</th></tr>"
     )
     return f'<table class="cohort"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
@@ -475,10 +502,22 @@ def render_report(
     """The complete report page as an HTML string (UTF-8, self-contained, no network loads).
 
     ``today`` is the current local day for scoring (default: now in each plan's time zone);
-    ``generated`` is the time printed in the header (default: now, UTC).
+    ``generated`` is the time printed in the header (default: now, in this machine's local time
+    zone; printed with its zone name and UTC offset, since coaches read local time).
     """
     views = patient_views(store, plans, today=today)
-    when = generated or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    when = (generated or dt.datetime.now(dt.UTC)).astimezone().replace(microsecond=0)
+    as_of = sorted({(v.latest.day, v.latest.pending) for v in views if v.latest is not None})
+    as_of_text = (
+        " · as of "
+        + _e(
+            ", ".join(
+                f"{d.isoformat()} ({'today, in progress' if p else 'final'})" for d, p in as_of
+            )
+        )
+        if as_of
+        else ""
+    )
     counts = " · ".join(f"{sum(v.risk == r for v in views)} {_e(r)}" for r in RISK_ORDER)
     sections = "".join(_patient_section(i, v) for i, v in enumerate(views))
     csp = (
@@ -491,14 +530,21 @@ def render_report(
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{_e(title)}</h1><div>{len(views)} patients · {counts} · generated"
-        f" {_e(when.isoformat())}</div></header><main>"
+        f"<header><h1>{_e(title)}</h1><div>{len(views)} patients · {counts}{as_of_text}"
+        f" · generated {_e(_local_time(when))}</div></header><main>"
         f"{_cohort_table(views)}{sections}"
         '<p class="muted">Risk: high = score under 50, no recent session or weekly adherence'
         " under 50 %, or two flags or more; medium = any other flag or score under 80."
         " Figures are 7-day rolling windows ending on the day shown.</p>"
         f"</main><script>{_SCRIPT}</script></body></html>\n"
     )
+
+
+def _local_time(t: dt.datetime) -> str:
+    """``2026-11-24 09:50 CET (UTC+01:00)``: local time with its zone, to the minute."""
+    off = t.strftime("%z")
+    off = f"{off[:3]}:{off[3:]}" if off else ""
+    return f"{t:%Y-%m-%d %H:%M} {t.tzname() or ''} (UTC{off})".replace("  ", " ")
 
 
 def write_report(

@@ -36,7 +36,7 @@ def format_report(r: SubjectReport) -> str:
     trend = "n/a" if r.trend_7d is None else f"{r.trend_7d:+.1f}"
     since = "never" if r.days_since_last_session is None else f"{r.days_since_last_session} d"
     text = (
-        f"{r.subject} {r.day.isoformat()}: composite {composite} (7-day trend {trend}); "
+        f"{r.subject} as of {r.as_of()}: composite {composite} (7-day trend {trend}); "
         f"exercise {_pct(r.weekly_exercise_adherence)} ({r.sessions_done}/{r.sessions_planned} "
         f"sessions); steps {_pct(r.step_goal_attainment)}; streak {r.streak_days} d; "
         f"last session {since}"

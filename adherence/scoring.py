@@ -140,6 +140,15 @@ class SubjectReport:
     days_since_last_session: int | None
     trend_7d: float | None
     flags: list[Flag]
+    in_progress: bool = False
+    """``day`` is today in the plan's time zone: its figures count only what is already done."""
+
+    def as_of(self) -> str:
+        """``2026-11-22 (final)`` or ``2026-11-22 (today, in progress)``: the day the figures
+        describe and whether it is complete, printed by every command that shows scores."""
+        if self.day is None:
+            return "no scored day"
+        return f"{self.day.isoformat()} ({'today, in progress' if self.in_progress else 'final'})"
 
 
 # -- pure computation ---------------------------------------------------------------------------
@@ -303,6 +312,20 @@ def score_plan(  # noqa: C901 (to split, issue 12)
     return days
 
 
+def _last_session_text(upto: Sequence[DayScore], last_active: dt.date | None) -> str:
+    """ "last on 2026-11-17, incomplete: 24 of 50 repetitions" - says when the last session fell
+    short of its plan, so "last on ..." beside "0/3 sessions" does not read as a contradiction."""
+    if last_active is None:
+        return "none since the programme start"
+    text = f"last on {last_active.isoformat()}"
+    day = next((w for w in upto if w.day == last_active), None)
+    if day is not None and day.sessions and day.sessions_done < len(day.sessions):
+        done = sum(v[0] for r in day.sessions for v in r.per_exercise.values())
+        planned = sum(v[1] for r in day.sessions for v in r.per_exercise.values())
+        text += f", incomplete: {done} of {planned} repetitions"
+    return text
+
+
 def _flags(
     plan: CarePlan, ds: DayScore, upto: Sequence[DayScore], last_active: dt.date | None
 ) -> list[Flag]:
@@ -315,11 +338,7 @@ def _flags(
     missed_days = [w for w in upto if (last_active is None or w.day > last_active)]
     missed = sum(w.sessions_planned for w in missed_days)
     if since >= NO_SESSION_DAYS and missed > 0:
-        last = (
-            f"last on {last_active.isoformat()}"
-            if last_active
-            else "none since the programme start"
-        )
+        last = _last_session_text(upto, last_active)
         flags.append(
             Flag(
                 "NO_RECENT_SESSION",
@@ -489,4 +508,5 @@ def _report(subject: str, ds: DayScore | None) -> SubjectReport:
         days_since_last_session=ds.days_since_last_session,
         trend_7d=ds.trend_7d,
         flags=list(ds.flags),
+        in_progress=ds.pending,
     )

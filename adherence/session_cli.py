@@ -95,9 +95,19 @@ def run_ble_session(args: argparse.Namespace) -> int:
         try:
             collector.run_blocking(stop)
         finally:
-            for fb in session.finish(time.time_ns()):
-                show(fb)
-            save_session(store, session, CarePlanPlanner(plans, args.sink))
+            if session.frames_received:
+                for fb in session.finish(time.time_ns()):
+                    show(fb)
+                save_session(store, session, CarePlanPlanner(plans, args.sink))
+    if not session.frames_received:
+        # a session without sensor data is not complete: nothing is stored (issue 16 item 3)
+        why = collector.status.last_error or "no data received"
+        print(
+            f"adherence: session not recorded: sensor {args.ble} was not found or sent no data"
+            f" ({why})",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -126,8 +136,18 @@ def run_mqtt_service(args: argparse.Namespace) -> int:
             settings,
             store,
             CarePlanPlanner(plans, args.sink),
-            on_feedback=lambda fb: print(f"{fb.session_id}: {fb.text()}"),
+            on_feedback=lambda fb: print(f"{fb.session_id}: {fb.text()}", flush=True),
         )
+
+        def announce() -> None:
+            if service.subscribed.wait(timeout=None) and not stop.is_set():
+                print(
+                    f"sessions: subscribed to {args.prefix}/+/+/+/session on {args.mqtt}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        threading.Thread(target=announce, name="announce", daemon=True).start()
         service.run(stop)
     return 0
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import threading
 import time
@@ -152,6 +153,35 @@ class _StreamTrack:
 _DISCONNECT = "__disconnect__"
 
 
+BLUEZ_HELP = (
+    "start it (systemctl start bluetooth; in a container, run bluetoothd and dbus-daemon "
+    "--system) or point DBUS_SYSTEM_BUS_ADDRESS at the bus where it runs"
+)
+
+
+def bluez_missing(exc: BaseException) -> str | None:
+    """Why Bluetooth cannot work on this host at all, or ``None`` for an error worth retrying.
+
+    On Linux bleak talks to BlueZ over the D-Bus system bus. With no bus socket the error is
+    ``FileNotFoundError``/``ConnectionRefusedError``; with a bus but no BlueZ on it, D-Bus answers
+    ``org.freedesktop.DBus.Error.ServiceUnknown`` for ``org.bluez``; bleak >= 0.22 may also raise
+    ``BleakBluetoothNotAvailableError`` (no adapter, adapter off, no permission). Retrying cannot
+    fix any of these before someone starts the service, so the collector says so and stops
+    (only before its first connection: later, a restarting BlueZ is waited for).
+    """
+    from bleak.exc import BleakBluetoothNotAvailableError
+
+    if isinstance(exc, BleakBluetoothNotAvailableError):
+        return f"Bluetooth is not available ({exc.reason.name.lower()}): {exc}; {BLUEZ_HELP}"
+    text = str(exc)
+    if isinstance(exc, FileNotFoundError | ConnectionRefusedError):
+        bus = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/run/dbus/system_bus_socket")
+        return f"the D-Bus system bus is not running (no socket at {bus}): {text}; {BLUEZ_HELP}"
+    if "ServiceUnknown" in text or "org.bluez was not provided" in text:
+        return f"the BlueZ D-Bus service (org.bluez) is not running: {BLUEZ_HELP}"
+    return None
+
+
 class BleCollector:
     """Collect one BLE wearable into a store (see the module docstring for the flow).
 
@@ -261,6 +291,9 @@ class BleCollector:
             except UnknownDeviceError:
                 raise
             except (BleakError, CollectorError, TimeoutError, OSError, EOFError) as exc:
+                if self.status.connections == 0 and (why := bluez_missing(exc)):
+                    self.status.state = "failed"
+                    raise CollectorError("bluetooth", "BlueZ", why) from exc
                 failures += 1
                 self.status.attempts = failures
                 self.status.last_error = str(exc) or type(exc).__name__

@@ -158,6 +158,8 @@ class LiveSession:
         self._set_open = False
         self._sets_done = 0
         self.last_data_ns = self.start_ns
+        self.frames_received = 0
+        """Accelerometer frames that reached the session (0: the sensor never delivered)."""
 
     # -- helpers -----------------------------------------------------------------------------
     def _utc(self, stream_s: float) -> int:
@@ -306,6 +308,7 @@ class LiveSession:
         self._next_key = k_last + step
         self._next_ns = frame.end_ns + step
         self.last_data_ns = frame.end_ns
+        self.frames_received += 1
         out += self.tick(frame.end_ns)
         return out
 

@@ -18,6 +18,9 @@ Tables
 ``scores``         adherence scores per subject and day (JSON detail with flags and reasons).
 ``dead_letter``    inputs that could not be accepted, with the reason; never silently dropped.
 ``outbox``         points waiting for an external sink (InfluxDB), oldest first.
+``programme_events`` the patient app's programme events (education, CBT, mindfulness, coaching,
+                   posts, pain NRS, PEG); unique on (subject, event_id). Added after schema
+                   version 1 with ``CREATE TABLE IF NOT EXISTS``, run on every open.
 
 All timestamps are integer UTC nanoseconds.
 """
@@ -37,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from devices.frame import Frame, StreamKind
+from devices.programme import ProgrammeEvent
 from ingest.errors import StoreError
 
 SCHEMA_VERSION = 1
@@ -154,6 +158,32 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_by_sink ON outbox (sink, id);
 """
 
+# Tables added after schema version 1: created if missing on every open (a new table needs no
+# migration of existing rows, so the schema version stays 1).
+_ADDED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS programme_events (
+    subject TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    site TEXT NOT NULL,
+    device TEXT NOT NULL,
+    event TEXT NOT NULL,
+    t_ns INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    item_id TEXT,
+    module_id TEXT,
+    minutes REAL,
+    channel TEXT,
+    by_whom TEXT,
+    nrs REAL,
+    peg_pain REAL,
+    peg_enjoyment REAL,
+    peg_activity REAL,
+    stored_ns INTEGER NOT NULL,
+    PRIMARY KEY (subject, event_id)
+);
+CREATE INDEX IF NOT EXISTS programme_events_by_time ON programme_events (subject, t_ns);
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
@@ -230,6 +260,9 @@ class Store:
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
                             self._db.execute(statement)
+                for statement in _ADDED_SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError("store", str(self.path), f"cannot open: {exc}") from exc
@@ -701,6 +734,100 @@ class Store:
             (a, b, c, json.loads(d)) for a, b, c, d in self.execute(sql + " ORDER BY 1, 2", params)
         ]
 
+    # -- programme events (issue 17) ------------------------------------------------------
+    def put_programme_events(self, events: Iterable[ProgrammeEvent]) -> int:
+        """Store programme events in one transaction (joining an open one); return how many were new.
+
+        Identity is (subject, event_id): an event replayed, redelivered or re-sent inside another
+        message is stored once, and the first stored version is kept.
+        """
+        now = _now_ns()
+        rows = [
+            (
+                e.subject,
+                e.event_id,
+                e.site,
+                e.device,
+                e.event,
+                int(e.t_ns),
+                int(e.seq),
+                e.item_id,
+                e.module_id,
+                e.minutes,
+                e.channel,
+                e.by,
+                e.nrs,
+                *(e.peg_items if e.peg_items is not None else (None, None, None)),
+                now,
+            )
+            for e in events
+        ]
+        if not rows:
+            return 0
+        with self.transaction():
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO programme_events (subject, event_id, site, device, event,"
+                " t_ns, seq, item_id, module_id, minutes, channel, by_whom, nrs, peg_pain,"
+                " peg_enjoyment, peg_activity, stored_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            return self._db.total_changes - before
+
+    def programme_events(
+        self,
+        subject: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        kinds: Iterable[str] | None = None,
+    ) -> list[ProgrammeEvent]:
+        """A subject's stored programme events with ``start_ns <= t_ns < end_ns`` (UTC ns).
+
+        ``kinds`` keeps only those event kinds (``"pain"``, ``"education_completed"``, ...).
+        In time order, then event id.
+        """
+        sql = (
+            "SELECT site, subject, device, event_id, event, t_ns, seq, item_id, module_id, minutes,"
+            " channel, by_whom, nrs, peg_pain, peg_enjoyment, peg_activity"
+            " FROM programme_events WHERE subject=?"
+        )
+        params: list[Any] = [subject]
+        if start_ns is not None:
+            sql += " AND t_ns>=?"
+            params.append(int(start_ns))
+        if end_ns is not None:
+            sql += " AND t_ns<?"
+            params.append(int(end_ns))
+        if kinds is not None:
+            wanted = sorted(set(kinds))
+            if not wanted:
+                return []
+            sql += f" AND event IN ({','.join('?' * len(wanted))})"
+            params.extend(wanted)
+        out = []
+        for r in self.execute(sql + " ORDER BY t_ns, event_id", params):
+            peg = None if r[13] is None else (float(r[13]), float(r[14]), float(r[15]))
+            site, subj, dev, eid, kind, t_ns, seq, item, module, minutes, channel, by, nrs = r[:13]
+            out.append(
+                ProgrammeEvent(
+                    site,
+                    subj,
+                    dev,
+                    eid,
+                    kind,
+                    t_ns,
+                    seq,
+                    item,
+                    module,
+                    minutes,
+                    channel,
+                    by,
+                    nrs,
+                    peg,
+                )
+            )
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class RepRecord:
@@ -755,4 +882,5 @@ _TABLES = {
     "scores",
     "dead_letter",
     "outbox",
+    "programme_events",
 }

@@ -16,6 +16,7 @@ from adherence.report import patient_views, render_report, risk_level
 from adherence.scoring import Flag
 from ingest.store import Store
 from tests.export_helpers import (
+    DAILY,
     FILE_NAME,
     MAC,
     SERIAL,
@@ -98,11 +99,15 @@ def test_charts_show_the_stored_figures(cohort: tuple[Store, list[CarePlan]]) ->
     assert len(re.findall(r'<svg class="chart" data-chart="steps"', html)) == 3
     assert len(re.findall(r'<svg class="chart" data-chart="sessions"', html)) == 3
     section = html.split('data-subject="P001"')[1].split("</section>")[0]
-    # daily steps against the day's goal, one bar per day with a summary
-    assert re.findall(r"<title>(2026-11-\d\d: \d+ steps, goal \d+)</title>", section) == [
-        "2026-11-09: 5200 steps, goal 5000",
-        "2026-11-10: 1200 steps, goal 5000",
-        "2026-11-12: 6100 steps, goal 5000",
+    # daily steps against the day's goal: a bar per judgeable day (DAILY's judgeable rows) ...
+    judged = [f"{d}: {k} steps, goal 5000" for d, k, _, _, ok in DAILY["P001"] if ok]
+    assert judged == ["2026-11-09: 5200 steps, goal 5000", "2026-11-12: 6100 steps, goal 5000"]
+    assert re.findall(r"<title>(2026-11-\d\d: \d+ steps, goal \d+)</title>", section) == judged
+    # ... and a pale column, never a zero bar, for closed days with too little wear: the 10th
+    # (300 min worn, 1200 steps, not judgeable) and the 11th (no summary at all)
+    assert re.findall(r"<title>(2026-11-\d\d: too little wear[^<]*)</title>", section) == [
+        "2026-11-10: too little wear to judge (300 min worn, 1200 steps counted)",
+        "2026-11-11: too little wear to judge (no wear, no data)",
     ]
     # sessions and repetitions against plan, on each planned day
     assert re.findall(r"<title>(2026-11-\d\d: \d+ of \d+ planned[^<]*)</title>", section) == [
@@ -191,3 +196,48 @@ class TestCli:
         assert code == 2
         assert "store not found" in capsys.readouterr().err
         assert not (tmp_path / "r.html").exists()
+
+
+def test_trend_column_shows_the_seven_day_change(cohort: tuple[Store, list[CarePlan]]) -> None:
+    store, plans = cohort
+    later = dt.date(2026, 11, 20)  # 8 scored days or more: the trend is defined
+    views = patient_views(store, plans, today=later)
+    html = render_report(store, plans, today=later)
+    assert "<th title=" in html and "trend, 7 d</th>" in html
+    for v in views:
+        assert v.latest is not None and v.latest.trend_7d is not None
+        t = v.latest.trend_7d
+        arrow = "▲" if t > 0 else ("▼" if t < 0 else "=")
+        assert f'<td class="num">{arrow} {abs(t):.1f}</td>' in html
+        # and it is the composite now minus 7 days ago, as docs/scoring.md defines it
+        week_ago = next(d for d in v.days if d.day == later - dt.timedelta(days=7))
+        assert week_ago.composite is not None and v.latest.composite is not None
+        assert t == round(v.latest.composite - week_ago.composite, 1)
+
+
+def test_header_gives_the_as_of_day_and_a_local_generated_time(
+    cohort: tuple[Store, list[CarePlan]],
+) -> None:
+    store, plans = cohort
+    tz = dt.timezone(dt.timedelta(hours=1), "CET")
+    when = dt.datetime(2026, 11, 24, 9, 50, 35, tzinfo=dt.UTC)
+    html = render_report(store, plans, today=TODAY, generated=when.astimezone(tz))
+    header = html.split("<header>")[1].split("</header>")[0]
+    assert " · as of 2026-11-12 (today, in progress) · " in header
+    # the machine's local zone decides the text; the instant is the same
+    local = when.astimezone()
+    off = local.strftime("%z")
+    assert f"generated {local:%Y-%m-%d %H:%M} {local.tzname()} (UTC{off[:3]}:{off[3:]})" in header
+
+
+def test_no_recent_session_says_the_last_one_was_incomplete(
+    cohort: tuple[Store, list[CarePlan]],
+) -> None:
+    store, plans = cohort
+    # P001's last session with repetitions is on the 11th: 4 of the 6 prescribed (see the
+    # sessions chart test), so on the 20th the flag must not read as if it had been done
+    views = patient_views(store, plans, today=dt.date(2026, 11, 20))
+    p001 = next(v for v in views if v.plan.subject == "P001")
+    assert p001.latest is not None
+    (flag,) = [f for f in p001.latest.flags if f.code == "NO_RECENT_SESSION"]
+    assert "(last on 2026-11-11, incomplete: 4 of 6 repetitions)" in flag.reason

@@ -290,7 +290,8 @@ def test_score_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     captured = capsys.readouterr()
     assert captured.err == "coach: 6 point(s) waiting in the outbox\n"
     assert captured.out.splitlines() == [
-        "P001 2026-11-12: composite 46.8 (7-day trend -10.7); exercise 33% (1/3 sessions); "
+        "P001 as of 2026-11-12 (today, in progress): composite 46.8 (7-day trend -10.7); "
+        "exercise 33% (1/3 sessions); "
         "steps 78%; streak 0 d; last session 6 d",
         "  FLAG NO_RECENT_SESSION: no exercise session for 6 days (last on 2026-11-06); "
         "2 planned session(s) missed",
@@ -305,3 +306,37 @@ def test_score_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert (report["day"], report["composite"], report["streak_days"]) == ("2026-11-06", 71.0, 1)
     assert main(["score", "--store", str(tmp_path / "store.sqlite")]) == 2
     assert "give --config, or both --store and --plans" in capsys.readouterr().err
+
+
+def test_demo_score_and_report_agree_on_the_as_of_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16 item 2: `score` without --today (wall clock, after the sample programme) printed
+    13.9 / 46% where the demo and the report said 14.3 / 48% for the same day, because the demo
+    scored the last day as still in progress. All three now say as of which day and whether it
+    is final, and give the same figures for it."""
+    import re
+
+    from adherence.plan import load_plans
+    from adherence.report import patient_views
+
+    store_path = tmp_path / "demo.sqlite"
+    assert main(["demo", "--store", str(store_path), "--no-progress"]) == 0
+    demo_out = capsys.readouterr().out
+    plans_path = Path(__file__).resolve().parents[1] / "sample_data" / "care_plans.json"
+    assert "as of 2026-11-23: every programme day is complete (final scores)" in demo_out
+    demo_p002 = next(x for x in demo_out.splitlines() if x.startswith("P002"))
+    demo_score = int(demo_p002.split()[2])
+    # score on the wall clock (any date after the programme) and on the day after it
+    for extra in ([], ["--today", "2026-11-23"]):
+        assert main(["score", "--store", str(store_path), "--plans", str(plans_path), *extra]) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("P002"))
+        assert line.startswith("P002 as of 2026-11-22 (final): composite ")
+        composite = float(re.search(r"composite (\d+\.\d)", line).group(1))  # type: ignore[union-attr]
+        assert round(composite) == demo_score
+    with Store(store_path) as store:
+        (view,) = [
+            v for v in patient_views(store, load_plans(plans_path)) if v.plan.subject == "P002"
+        ]
+    assert view.latest is not None and not view.latest.pending
+    assert view.latest.composite == composite
