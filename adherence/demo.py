@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adherence.found_sessions import plan_exercises
 from adherence.pipeline import check_subjects_planned, derive, import_recordings, read_recordings
 from adherence.plan import load_plans
 from adherence.progress import Progress
@@ -79,7 +80,7 @@ def run_demo(
         imported = import_recordings(store, recordings, progress=progress)
         bar = Progress(len(plans), "deriving", enabled=progress)
         for plan in plans:
-            derive(store, plan.subject, plan.tz, days=plan.days())
+            derive(store, plan.subject, plan.tz, days=plan.days(), exercises=plan_exercises(plan))
             bar.advance(note=plan.subject)
         # Score as of the day after the programme: every day is complete, so the table is the
         # same on any date and equals `adherence score` (and the report) run after the programme.

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -18,6 +18,7 @@ from devices.errors import AdherenceError, ConfigError
 from ingest.mqtt import CollectorStats, MqttCollector
 from ingest.mqtt_settings import MqttSettings
 from ingest.mqtt_sim import (
+    Message,
     device_status_topics,
     gateway_status_topics,
     publish_messages,
@@ -26,6 +27,9 @@ from ingest.mqtt_sim import (
     synthetic_messages,
 )
 from ingest.store import Store
+
+REPLAY_SPEED = 100.0
+"""Default ``--speed`` of ``--recordings`` replays (x real time)."""
 
 SubParsers = argparse._SubParsersAction
 
@@ -88,11 +92,24 @@ def register(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
     s.add_argument("--rate", type=float, default=50.0, metavar="HZ", help="sample rate, Hz")
     s.add_argument("--frame-samples", type=int, default=50, help="samples per frame")
     s.add_argument("--duration", type=float, default=10.0, metavar="S", help="seconds of data")
-    s.add_argument("--speed", type=float, default=1.0, help="x real time; 0 = as fast as possible")
+    s.add_argument(
+        "--speed",
+        type=float,
+        help="x real time; 0 = as fast as possible (default: 1 for synthetic devices, "
+        f"{REPLAY_SPEED:g} for --recordings: the sample data in about 30 s)",
+    )
     s.add_argument(
         "--connections", type=int, default=0, help="gateway connections (default: one per device)"
     )
     s.add_argument("--recordings", type=Path, help="replay the recordings in this folder instead")
+    s.add_argument(
+        "--no-session-events",
+        dest="session_events",
+        action="store_false",
+        help="with --recordings: no session start/stop around exercise recordings (a bare "
+        "sensor; the default replays like an app)",
+    )
+    s.add_argument("--quiet", action="store_true", help="no progress line")
     s.set_defaults(func=cmd_simulate)
 
 
@@ -149,14 +166,33 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_printer(
+    args: argparse.Namespace, messages: object
+) -> Callable[[int, float], None] | None:
+    """A one-line progress report on stderr (``sent/total messages``), or None with --quiet."""
+    if args.quiet:
+        return None
+    total = f"/{len(messages)}" if isinstance(messages, list) else ""
+
+    def show(sent: int, elapsed_s: float) -> None:
+        print(f"simulate: {sent}{total} messages in {elapsed_s:.0f} s", file=sys.stderr, flush=True)
+
+    return show
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Publish synthetic patients or recordings; print what was sent."""
     settings = _settings(args)
     if args.recordings is not None:
         if not args.recordings.is_dir():
             raise ConfigError("option", "--recordings", f"{args.recordings} is not a folder")
-        messages = recording_messages(
-            args.prefix, args.recordings, samples_per_frame=args.frame_samples
+        messages: list[Message] | Iterator[Message] = list(
+            recording_messages(
+                args.prefix,
+                args.recordings,
+                samples_per_frame=args.frame_samples,
+                session_events=args.session_events,
+            )
         )
         topics = recording_status_topics(args.prefix, args.recordings)
     else:
@@ -174,7 +210,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             topics = gateway_status_topics(args.prefix, args.connections)
         else:
             topics = device_status_topics(args.prefix, args.devices)
-    result = publish_messages(settings, messages, topics, speed=args.speed)
+    speed = args.speed if args.speed is not None else REPLAY_SPEED if args.recordings else 1.0
+    result = publish_messages(
+        settings, iter(messages), topics, speed=speed, on_progress=_progress_printer(args, messages)
+    )
     print(
         f"published {result.messages} messages, {result.samples} samples in "
         f"{result.elapsed_s:.1f} s over {len(topics)} connection(s)"

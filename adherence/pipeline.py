@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from adherence.found_sessions import find_sessions
 from adherence.progress import Progress
 from devices.errors import AdherenceError, DataFileError
 from devices.frame import StreamKind
@@ -248,6 +249,7 @@ def derive(
     days: Sequence[dt.date] = (),
     start_ns: int | None = None,
     end_ns: int | None = None,
+    exercises: Sequence[str] = (),
 ) -> DeriveResult:
     """Compute steps per minute, walking bouts, sessions and daily summaries for ``subject``.
 
@@ -255,9 +257,12 @@ def derive(
     even without any data: 0 wear minutes, not judgeable - "not worn", never "inactive".
     ``start_ns``/``end_ns`` (UTC ns) limit the work to a window (``adherence serve`` redoes the
     last days only); daily rows are then written only for local days that start inside it.
-    Results are upserts, so running it again gives the same tables.
+    Results are upserts, so running it again gives the same tables. IMU frames outside any
+    session become found sessions (:mod:`adherence.found_sessions`), named after the library
+    exercise among ``exercises`` (the care plan's) that they most resemble.
     """
     register_event_sessions(store, subject)
+    find_sessions(store, subject, exercises=exercises, start_ns=start_ns, end_ns=end_ns)
     sessions = store.sessions(subject)
     minute_steps: dict[int, int] = defaultdict(int)
     worn_minutes: set[int] = set()

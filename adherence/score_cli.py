@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adherence.config import load_config
+from adherence.found_sessions import plan_exercises
 from adherence.pipeline import derive
 from adherence.plan import load_plans
 from adherence.scoring import SubjectReport, rescore
@@ -77,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
                 days=[d for d in plan.days() if first <= d <= last],
                 start_ns=plan.day_bounds_ns(first)[0],
                 end_ns=plan.day_bounds_ns(last)[1],
+                exercises=plan_exercises(plan),
             )
         reports = rescore(
             store,

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adherence.config import ServeConfig, build_sink, load_config
+from adherence.found_sessions import plan_exercises
 from adherence.influx_sink import Sink
 from adherence.live_plans import CarePlanPlanner
 from adherence.outbox import OutboxSender
@@ -194,6 +195,7 @@ class _Service:
                     days=[d for d in plan.days() if start <= d <= today],
                     start_ns=plan.day_bounds_ns(start)[0],
                     end_ns=plan.day_bounds_ns(today)[1],
+                    exercises=plan_exercises(plan),
                 )
                 rescore(self.store, [plan], start=start, today=today, sinks=names)
             self.last_scored = time.strftime("%H:%M:%S")

@@ -15,6 +15,7 @@ import numpy as np
 
 from devices.errors import InputError
 from features.exercises import ExerciseProfile
+from features.finding import find_exercise as find_exercise  # exercise found in a raw stream
 from features.reps import Repetition, count_reps
 from features.reps.counter import set_indices
 

@@ -734,6 +734,25 @@ class Store:
             (a, b, c, json.loads(d)) for a, b, c, d in self.execute(sql + " ORDER BY 1, 2", params)
         ]
 
+    def stream_devices(self, subject: str, stream: StreamKind | str) -> list[str]:
+        """Devices that stored frames of ``stream`` for ``subject``, sorted."""
+        rows = self.execute(
+            "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=? ORDER BY 1",
+            (subject, str(stream)),
+        )
+        return [r[0] for r in rows]
+
+    def delete_sessions(self, session_ids: Iterable[str]) -> int:
+        """Delete sessions (with their sets and repetitions); returns how many were stored."""
+        ids = list(session_ids)
+        with self.transaction():
+            n = 0
+            for sid in ids:
+                n += self._db.execute("DELETE FROM sessions WHERE session_id=?", (sid,)).rowcount
+                self._db.execute("DELETE FROM exercise_sets WHERE session_id=?", (sid,))
+                self._db.execute("DELETE FROM repetitions WHERE session_id=?", (sid,))
+        return n
+
     # -- programme events (issue 17) ------------------------------------------------------
     def put_programme_events(self, events: Iterable[ProgrammeEvent]) -> int:
         """Store programme events in one transaction (joining an open one); return how many were new.
