@@ -85,7 +85,7 @@ class PeriodicParams:
     #: ... and at least this, g (band-passed projection): smaller is sensor drift or noise.
     min_prominence_g: float = 0.05
     #: Peaks farther apart than this many periods break a run.
-    isolated_periods: float = 1.8
+    isolated_periods: float = 1.5
     #: Fewest peaks in a run (a set of 3 counts; 1 or 2 isolated movements do not).
     min_run: int = 3
     max_irregularity: float = 0.2
