@@ -6,7 +6,7 @@ weekly progression, over a programme of a fixed number of days in the subject's 
 format is described field by field in ``docs/care_plan.md``.
 
 Validation happens once, at the edge (:func:`load_plans` / :func:`parse_plans`); a wrong plan
-raises :class:`devices.errors.PlanError` naming the file and the field path, e.g.
+raises :class:`adherence.errors.PlanError` naming the file and the field path, e.g.
 ``plans[0].sessions[1].weekdays[2]``. Unknown keys are refused too, so that a misspelt optional
 field is not silently ignored.
 """

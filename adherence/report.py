@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adherence.plan import CarePlan
-from adherence.scoring import LOW_ADHERENCE, DayScore, score_plan
+from adherence.scoring import LOW_ADHERENCE, DayScore, score_plan, summaries_by_day
 from devices.errors import DataFileError
 from ingest.store import Store
 
@@ -107,19 +107,6 @@ def risk_level(day: DayScore | None) -> str:
     return "low"
 
 
-def _summaries(
-    store: Store, plan: CarePlan, last: dt.date
-) -> dict[dt.date, tuple[int, int, int, bool]]:
-    rows = store.execute(
-        "SELECT day, steps, wear_min, active_min, judgeable FROM daily_summary"
-        " WHERE subject=? AND day>=? AND day<=?",
-        (plan.subject, plan.start_date.isoformat(), last.isoformat()),
-    )
-    return {
-        dt.date.fromisoformat(r[0]): (int(r[1]), int(r[2]), int(r[3]), bool(r[4])) for r in rows
-    }
-
-
 def patient_views(
     store: Store, plans: Sequence[CarePlan], *, today: dt.date | None = None
 ) -> list[PatientView]:
@@ -134,7 +121,8 @@ def patient_views(
             lo, _ = plan.day_bounds_ns(plan.start_date)
             _, hi = plan.day_bounds_ns(last)
             sessions = store.sessions(plan.subject, lo, hi)
-            days = score_plan(plan, sessions, _summaries(store, plan, last), today=now_day)
+            summaries = summaries_by_day(store, plan.subject, plan.start_date, last)
+            days = score_plan(plan, sessions, summaries, today=now_day)
         latest = days[-1] if days else None
         views.append(PatientView(plan, days, risk_level(latest)))
     return sorted(views, key=PatientView.sort_key)

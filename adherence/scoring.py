@@ -212,7 +212,7 @@ def _pct(x: float) -> str:
     return f"{round(100 * x)}%"
 
 
-def score_plan(  # noqa: C901 (to split, issue 12)
+def score_plan(
     plan: CarePlan,
     sessions: Sequence[SessionRecord],
     summaries: dict[dt.date, tuple[int, int, int, bool]],
@@ -243,73 +243,77 @@ def score_plan(  # noqa: C901 (to split, issue 12)
     for s in sessions:
         by_day.setdefault(plan.local_day(s.start_ns), []).append(s)
     active_days = sorted(d for d, ss in by_day.items() if any(s.reps > 0 for s in ss))
-
     days: list[DayScore] = []
     d = plan.start_date
     while d <= last:
-        results = match_day(plan.planned_sessions(d), by_day.get(d, []))
-        pending = d == today
-        done = sum(r.done for r in results)
-        # The day in progress counts only what is already done.
-        planned = done if pending else len(results)
-        goal = plan.step_goal(d)
-        row = summaries.get(d)
-        steps = wear = active = None
-        judgeable = False
-        attainment = None
-        if row is not None:
-            steps, wear, active, judgeable = row
-            if judgeable:
-                attainment = min(1.0, steps / goal)
-                if pending and attainment < 1.0:
-                    attainment = None
-        days.append(
-            DayScore(
-                d,
-                pending,
-                results,
-                done,
-                planned,
-                steps,
-                goal,
-                wear,
-                active,
-                bool(judgeable),
-                attainment,
-            )
-        )
+        days.append(_day_score(plan, d, by_day.get(d, []), summaries.get(d), today))
         d += dt.timedelta(days=1)
-
     for i, ds in enumerate(days):
-        window = days[max(0, i - WINDOW_DAYS + 1) : i + 1]
-        ds.sessions_done_7d = sum(w.sessions_done for w in window)
-        ds.sessions_planned_7d = sum(w.sessions_planned for w in window)
-        if ds.sessions_planned_7d:
-            ds.exercise_adherence_7d = ds.sessions_done_7d / ds.sessions_planned_7d
-        att = [w.step_attainment for w in window if w.step_attainment is not None]
-        ds.step_attainment_7d = sum(att) / len(att) if att else None
-        closed = [w for w in window if not w.pending]
-        ds.closed_days_7d = len(closed)
-        ds.judgeable_days_7d = sum(w.judgeable for w in closed)
-        ds.composite = composite_score(ds.exercise_adherence_7d, ds.step_attainment_7d)
+        _rolling(ds, days[max(0, i - WINDOW_DAYS + 1) : i + 1])
         if i >= WINDOW_DAYS:
             before = days[i - WINDOW_DAYS].composite
             if before is not None and ds.composite is not None:
                 ds.trend_7d = round(ds.composite - before, 1)
-        # Streak: consecutive days with every planned session done, back from this day; days
-        # with nothing planned (or still in progress) neither extend nor break it.
-        streak = 0
-        for w in reversed(days[: i + 1]):
-            if w.sessions_planned == 0:
-                continue
-            if w.sessions_done < w.sessions_planned:
-                break
-            streak += 1
-        ds.streak_days = streak
+        ds.streak_days = _streak(days[: i + 1])
         last_active = next((a for a in reversed(active_days) if a <= ds.day), None)
         ds.days_since_last_session = None if last_active is None else (ds.day - last_active).days
         ds.flags = _flags(plan, ds, days[: i + 1], last_active)
     return days
+
+
+def _day_score(
+    plan: CarePlan,
+    d: dt.date,
+    stored: Sequence[SessionRecord],
+    row: tuple[int, int, int, bool] | None,
+    today: dt.date,
+) -> DayScore:
+    """One day's own figures (no rolling window yet); ``row`` is its daily summary."""
+    results = match_day(plan.planned_sessions(d), stored)
+    pending = d == today
+    done = sum(r.done for r in results)
+    # The day in progress counts only what is already done.
+    planned = done if pending else len(results)
+    goal = plan.step_goal(d)
+    steps = wear = active = None
+    judgeable = False
+    attainment = None
+    if row is not None:
+        steps, wear, active, judgeable = row
+        if judgeable:
+            attainment = min(1.0, steps / goal)
+            if pending and attainment < 1.0:
+                attainment = None
+    return DayScore(
+        d, pending, results, done, planned, steps, goal, wear, active, bool(judgeable), attainment
+    )
+
+
+def _rolling(ds: DayScore, window: Sequence[DayScore]) -> None:
+    """Set the 7-day figures and the composite of ``ds`` from ``window`` (ending on it)."""
+    ds.sessions_done_7d = sum(w.sessions_done for w in window)
+    ds.sessions_planned_7d = sum(w.sessions_planned for w in window)
+    if ds.sessions_planned_7d:
+        ds.exercise_adherence_7d = ds.sessions_done_7d / ds.sessions_planned_7d
+    att = [w.step_attainment for w in window if w.step_attainment is not None]
+    ds.step_attainment_7d = sum(att) / len(att) if att else None
+    closed = [w for w in window if not w.pending]
+    ds.closed_days_7d = len(closed)
+    ds.judgeable_days_7d = sum(w.judgeable for w in closed)
+    ds.composite = composite_score(ds.exercise_adherence_7d, ds.step_attainment_7d)
+
+
+def _streak(upto: Sequence[DayScore]) -> int:
+    """Consecutive days with every planned session done, back from the last of ``upto``; days
+    with nothing planned (or still in progress) neither extend nor break it."""
+    streak = 0
+    for w in reversed(upto):
+        if w.sessions_planned == 0:
+            continue
+        if w.sessions_done < w.sessions_planned:
+            break
+        streak += 1
+    return streak
 
 
 def _last_session_text(upto: Sequence[DayScore], last_active: dt.date | None) -> str:
@@ -376,16 +380,14 @@ def _flags(
 # -- store I/O ----------------------------------------------------------------------------------
 
 
-def _summaries(
+def summaries_by_day(
     store: Store, subject: str, first: dt.date, last: dt.date
 ) -> dict[dt.date, tuple[int, int, int, bool]]:
-    rows = store.execute(
-        "SELECT day, steps, wear_min, active_min, judgeable FROM daily_summary"
-        " WHERE subject=? AND day>=? AND day<=?",
-        (subject, first.isoformat(), last.isoformat()),
-    )
+    """Stored daily summaries of local days first..last (inclusive), as :func:`score_plan`
+    takes them: day -> (steps, wear_min, active_min, judgeable)."""
+    rows = store.summaries(subject, first.isoformat(), last.isoformat())
     return {
-        dt.date.fromisoformat(r[0]): (int(r[1]), int(r[2]), int(r[3]), bool(r[4])) for r in rows
+        dt.date.fromisoformat(r.day): (r.steps, r.wear_min, r.active_min, r.judgeable) for r in rows
     }
 
 
@@ -437,7 +439,7 @@ def rescore(
         lo_ns, _ = plan.day_bounds_ns(plan.start_date)
         _, hi_ns = plan.day_bounds_ns(max(last, plan.start_date))
         stored = store.sessions(plan.subject, lo_ns, hi_ns)
-        summaries = _summaries(store, plan.subject, plan.start_date, last)
+        summaries = summaries_by_day(store, plan.subject, plan.start_date, last)
         days = score_plan(plan, stored, summaries, today=now_day) if last >= plan.start_date else []
         chosen = [
             ds

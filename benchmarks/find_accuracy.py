@@ -49,10 +49,11 @@ from scipy.spatial.transform import Rotation, Slerp
 # run as a script (python benchmarks/NAME.py): make the repository importable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.reps_common import datasets_root, load_metamotion, unique_recordings  # noqa: E402
-from benchmarks.steps_common import load_ipol_lumbar, load_oxford_optimisation  # noqa: E402
 from features.reps import count_reps  # noqa: E402
 from features.sessions import find_exercise  # noqa: E402
+from tests.support.datasets import datasets_dir  # noqa: E402
+from tests.support.reps_data import load_metamotion, unique_recordings  # noqa: E402
+from tests.support.steps_data import load_ipol_lumbar, load_oxford_optimisation  # noqa: E402
 
 FS_HZ = 50.0
 Array = NDArray[np.float64]
@@ -147,7 +148,7 @@ def _read_muvr(path: Path) -> tuple[Array, str, int]:
 
 def load_muvr_bouts() -> list[Bout]:
     """Consecutive files of one exercise in one muvr session form a bout (50 Hz, g)."""
-    base = datasets_root() / "muvr_wrist_dev"
+    base = datasets_dir() / "muvr_wrist_dev"
     bouts: list[Bout] = []
     for group in ("arms", "chest"):
         split = "tune" if group == "arms" else "test"

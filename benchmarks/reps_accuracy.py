@@ -34,7 +34,13 @@ from scipy.spatial.transform import Rotation
 # run as a script (python benchmarks/NAME.py): make the repository importable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.reps_common import (  # noqa: E402
+from features.exercises import load_library  # noqa: E402
+from features.reps import count_reps  # noqa: E402
+from features.reps.counter import periodic_reps  # noqa: E402
+from features.reps.periodic import BoutDetector, PeriodicParams  # noqa: E402
+from features.sessions import segment_session  # noqa: E402
+from features.synthetic import synth_exercise_set, synth_session  # noqa: E402
+from tests.support.reps_data import (  # noqa: E402
     MetaMotionRecording,
     MuvrRecording,
     load_metamotion,
@@ -43,12 +49,6 @@ from benchmarks.reps_common import (  # noqa: E402
     muvr_dir,
     unique_recordings,
 )
-from features.exercises import load_library  # noqa: E402
-from features.reps import count_reps  # noqa: E402
-from features.reps.counter import periodic_reps  # noqa: E402
-from features.reps.periodic import BoutDetector, PeriodicParams  # noqa: E402
-from features.sessions import segment_session  # noqa: E402
-from features.synthetic import synth_exercise_set, synth_session  # noqa: E402
 
 TARGET_WITHIN1 = 0.90
 #: The parameters a grid may tune for the leave-one-data-set-out figure.

@@ -5,8 +5,9 @@
 for the patient's app: ``rep`` ("repetition 7 of 10, set 2 of 3"), ``set_end`` and
 ``session_end``; a ``gap`` event when the sensor's data stopped for a while (a BLE disconnect,
 lost MQTT messages) and came back. It does no I/O: the MQTT service
-(:mod:`ingest.session_mqtt`) and the BLE command (:mod:`adherence.session_cli`) move the bytes, and
-:meth:`LiveSession.record` gives the session for the store.
+(:mod:`ingest.session_mqtt`) and the BLE command (:mod:`adherence.cli.session`, through
+:mod:`ingest.session_tee`) move the bytes, and :meth:`LiveSession.record` gives the session for
+the store.
 
 Time: the counter runs on stream time (samples / rate). A gap shorter than
 :data:`MAX_FILL_S` is filled by holding the last sample (still sensor: no repetition can be

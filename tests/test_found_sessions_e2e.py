@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from adherence.cli import main as cli_main
-from adherence.mqtt_cli import main as mqtt_main
 from adherence.pipeline import read_recordings
 from ingest.mqtt_events import events
 from ingest.store import Store
@@ -55,7 +54,7 @@ def _replay(
     store = tmp_path / f"{name}.sqlite"
     collector = CollectorProcess(tmp_path, broker.url, store, f"collector-{name}")
     collector.start()
-    code = mqtt_main(
+    code = cli_main(
         ["simulate", "mqtt", "--broker", broker.url, "--client-id", f"sim-{name}"]
         + ["--recordings", str(SAMPLE / "recordings"), "--speed", "0", "--quiet", *extra]
     )

@@ -6,14 +6,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from adherence.mqtt_cli import REPLAY_SPEED
-from adherence.mqtt_cli import main as mqtt_main
+from adherence.cli import main as mqtt_main
+from adherence.cli.mqtt import REPLAY_SPEED
 from devices.recording import read_recording
 from ingest.mqtt_events import events
 from ingest.mqtt_settings import MqttSettings
@@ -28,6 +27,7 @@ from ingest.store import Store
 from tests.mqtt_helpers import REPO, T0_NS, running_collector
 from tests.mqtt_helpers import broker as broker  # noqa: F401 - fixture
 from tests.services import Mosquitto, wait_until
+from tests.support.running import adherence_argv
 
 pytestmark = pytest.mark.services
 RECORDINGS = REPO / "sample_data" / "recordings"
@@ -118,21 +118,10 @@ def test_last_will_reports_a_killed_device_offline(broker: Mosquitto, store: Sto
     s = MqttSettings(broker=broker.url, client_id="will-test")
     with running_collector(s, store):
         sim = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "adherence.mqtt_cli",
-                "simulate",
-                "mqtt",
-                "--broker",
-                broker.url,
-                "--devices",
-                "1",
-                "--duration",
-                "600",
-                "--client-id",
-                "dying",
-            ],
+            adherence_argv(
+                *("simulate", "mqtt", "--broker", broker.url, "--devices", "1"),
+                *("--duration", "600", "--client-id", "dying"),
+            ),
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=subprocess.DEVNULL,

@@ -24,7 +24,7 @@ from adherence.outcomes import (
 from adherence.plan import CarePlan, local_midnight_ns, parse_plans
 from devices.errors import InputError
 from devices.programme import programme_event
-from tests.test_plan import sample_doc
+from tests.support.plans import sample_doc
 
 START = dt.date(2026, 11, 2)  # sample plan: Europe/London, 14 days
 H_NS = 3600 * 10**9

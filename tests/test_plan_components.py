@@ -15,7 +15,7 @@ from adherence.plan import (
     SymptomPrescription,
     parse_plans,
 )
-from tests.test_plan import sample_doc
+from tests.support.plans import sample_doc
 
 COMPONENTS = {
     "education": {"per_week": 2},

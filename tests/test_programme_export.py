@@ -10,7 +10,7 @@ from adherence.programme_export import engagement_table, outcomes_table, symptom
 from adherence.programme_scoring import dose_response, score_programme
 from adherence.pseudonym import subject_pseudonym
 from features.synthetic_programme import sample_programme_events
-from tests.test_synthetic_programme import LAST, sample_plan
+from tests.support.plans import LAST, sample_plan
 
 KEY = b"k" * 32
 TZ = ZoneInfo("Europe/London")

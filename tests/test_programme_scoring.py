@@ -21,7 +21,7 @@ from adherence.programme_scoring import (
 from adherence.scoring import DayScore, composite_score
 from devices.programme import ProgrammeEvent, programme_event
 from ingest.store import RepRecord, SessionRecord, SetRecord
-from tests.test_plan import sample_doc
+from tests.support.plans import sample_doc
 
 START = dt.date(2026, 11, 2)  # sample plan: Monday, Europe/London (UTC+0 in November), 14 days
 H_NS = 3600 * 10**9

@@ -44,13 +44,61 @@ def test_patients_sorted_by_risk(cohort: tuple[Store, list[CarePlan]]) -> None:
         ("P001", "medium"),
         ("P003", "low"),
     ]
-    assert [v.latest.composite for v in views if v.latest] == [13.1, 65.0, 100.0]
     html = render_report(store, plans, today=TODAY)
     assert re.findall(r'<section class="patient" id="patient-\d" data-subject="(\w+)"', html) == [
         "P002",
         "P001",
         "P003",
     ]
+
+
+def test_composites_and_flags_follow_the_scoring_definitions(
+    cohort: tuple[Store, list[CarePlan]],
+) -> None:
+    """Worked out by hand from ``docs/scoring.md`` on the cohort of ``tests/export_helpers.py``.
+
+    Scored day: Thursday 2026-11-12. Window: the 7 days ending then, clipped to the programme
+    start (Monday 9th): 9-12 November. Planned: core-a (bridge, 2 sets x 3 reps = 6) on Mon 9
+    and Wed 11, nothing on the 12th. A session is done at completion >= 0.8.
+    """
+    store, plans = cohort
+    prescribed = 2 * 3
+
+    def done(reps: int) -> bool:
+        return min(1.0, reps / prescribed) >= 0.8
+
+    def composite(exercise: float, steps: float) -> float:
+        return round(100 * (0.7 * exercise + 0.3 * steps) / (0.7 + 0.3), 1)
+
+    # P001, New York: bouts on the 9th (14:00Z = 09:00 local) with 3+3 reps, on the 11th with
+    # 3+1. Steps (goal 5000 in week 0): 9th 5200 -> capped at 1; 10th not judgeable; 11th no
+    # row; 12th is today and 6100 already reached the goal, so it counts: 1.
+    p001_exercise = (done(3 + 3) + done(3 + 1)) / 2
+    p001_steps = (min(1, 5200 / 5000) + min(1, 6100 / 5000)) / 2
+    # P002, London: nothing on the 9th, 2 reps on the 11th. Steps (goal 4000): 9th 2000, 11th
+    # 1500; 10th and 12th have no row.
+    p002_exercise = (False + done(2)) / 2
+    p002_steps = (2000 / 4000 + 1500 / 4000) / 2
+    # P003: 3+3 on both planned days, 6000 steps a day against 4000.
+    p003_exercise = (done(3 + 3) + done(3 + 3)) / 2
+    p003_steps = 1.0
+    assert (p001_exercise, p001_steps, p002_exercise, p002_steps) == (0.5, 1.0, 0.0, 0.4375)
+    want = {
+        "P001": composite(p001_exercise, p001_steps),  # 65.0
+        "P002": composite(p002_exercise, p002_steps),  # 13.125 -> 13.1
+        "P003": composite(p003_exercise, p003_steps),  # 100.0
+    }
+    views = patient_views(store, plans, today=TODAY)
+    assert {v.plan.subject: v.latest.composite for v in views if v.latest} == want
+    # Flags. Last session of each is on the 11th (1 day ago): no NO_RECENT_SESSION.
+    # P001: 1 of the 3 finished days (9-11) judgeable, under half: INSUFFICIENT_WEAR; weekly
+    # adherence 50% is not under 50%. P002: 0% exercise and 44% steps, 2 of 3 days judgeable.
+    flags = {v.plan.subject: sorted(f.code for f in v.latest.flags) for v in views if v.latest}
+    assert flags == {
+        "P001": ["INSUFFICIENT_WEAR"],
+        "P002": ["LOW_STEPS", "LOW_WEEKLY_ADHERENCE"],
+        "P003": [],
+    }
 
 
 def _flag(code: str) -> Flag:

@@ -14,13 +14,13 @@ import pytest
 
 from adherence.live_plans import CarePlanPlanner
 from adherence.plan import load_plans
-from adherence.session_cli import SessionTee
 from devices.recording import write_recording
 from features.synthetic import synth_session
 from ingest.ble import BleCollector, BleSettings
 from ingest.ble_sim import BlePeripheralSim, SimSettings
 from ingest.session import Feedback, LiveSession, Target
 from ingest.session_mqtt import save_session
+from ingest.session_tee import SessionTee
 from ingest.store import Store
 from tests.ble_fixtures import PERIPHERAL, BlueZoo, bluezoo_fixture  # noqa: F401
 

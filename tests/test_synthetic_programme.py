@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from adherence.outcomes import patient_outcomes, reports_from_events
-from adherence.plan import CarePlan, parse_plans
 from adherence.programme_scoring import score_programme
 from adherence.scoring import DayScore
 from devices.mqtt_wire import TopicParts
 from devices.programme import decode_programme_payload
 from features.synthetic_programme import (
-    SAMPLE_COMPONENTS,
-    SAMPLE_DAYS,
     SAMPLE_START,
     sample_programme_events,
     sample_programme_payloads,
 )
-
-LAST = SAMPLE_START + dt.timedelta(days=SAMPLE_DAYS - 1)
-
-
-def sample_plan(subject: str) -> CarePlan:
-    doc = {
-        "format": "adherence-care-plan/1",
-        "plans": [
-            {
-                "subject": subject,
-                "programme": "lbp-home",
-                "start_date": SAMPLE_START.isoformat(),
-                "length_days": SAMPLE_DAYS,
-                "timezone": "Europe/London",
-                "sessions": [],
-                "step_goal": {"start": 5000},
-                "components": SAMPLE_COMPONENTS,
-            }
-        ],
-    }
-    return parse_plans(doc)[0]
+from tests.support.plans import LAST, sample_plan
 
 
 def test_deterministic_and_round_trips_through_the_decoder() -> None:

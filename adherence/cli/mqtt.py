@@ -1,6 +1,6 @@
 """``adherence collect mqtt`` and ``adherence simulate mqtt`` (thin shells over the library).
 
-Also runnable alone: ``python -m adherence.mqtt_cli collect mqtt --broker mqtt://127.0.0.1:1883``.
+Also runnable as ``python -m adherence.cli collect mqtt --broker mqtt://127.0.0.1:1883``.
 """
 
 from __future__ import annotations
@@ -10,96 +10,84 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from devices.errors import AdherenceError, ConfigError
-from ingest.mqtt import CollectorStats, MqttCollector
-from ingest.mqtt_settings import MqttSettings
-from ingest.mqtt_sim import (
-    Message,
-    device_status_topics,
-    gateway_status_topics,
-    publish_messages,
-    recording_messages,
-    recording_status_topics,
-    synthetic_messages,
+from adherence.cli.options import (
+    SubParsers,
+    add_command,
+    add_mqtt_client,
+    add_store,
+    mqtt_settings,
 )
-from ingest.store import Store
+
+if TYPE_CHECKING:
+    from ingest.mqtt import CollectorStats, MqttCollector
+    from ingest.mqtt_sim import Message
 
 REPLAY_SPEED = 100.0
 """Default ``--speed`` of ``--recordings`` replays (x real time)."""
 
-SubParsers = argparse._SubParsersAction
+
+COLLECT_MQTT_HELP = "collect from an MQTT broker into the store"
+COLLECT_MQTT_DESCRIPTION = (
+    "Collect sensor data from an MQTT broker (QoS 1, persistent session, "
+    "acknowledged only after the store commit). Stops cleanly on SIGINT/SIGTERM."
+)
+SIMULATE_MQTT_HELP = "publish synthetic patients or sample recordings to an MQTT broker"
+SIMULATE_MQTT_DESCRIPTION = (
+    "Publish as devices would: N synthetic patients at a chosen rate, or the "
+    "recordings in a folder (--recordings)."
+)
 
 
 def _add_broker_args(p: argparse.ArgumentParser, client_id: str) -> None:
     p.add_argument("--broker", required=True, help="mqtt://host:port or mqtts://host:port")
-    p.add_argument("--prefix", default="adh", help="topic prefix (default: adh)")
-    p.add_argument("--client-id", default=client_id, help=f"MQTT client id (default: {client_id})")
-    p.add_argument("--username", help="MQTT user name")
-    pw = p.add_mutually_exclusive_group()
-    pw.add_argument("--password-env", metavar="VAR", help="read the password from this variable")
-    pw.add_argument("--password-file", metavar="PATH", help="read the password from this file")
-    p.add_argument("--tls-ca", metavar="PEM", help="CA bundle for mqtts:// (default: system)")
-    p.add_argument("--tls-cert", metavar="PEM", help="client certificate")
-    p.add_argument("--tls-key", metavar="PEM", help="client key")
+    add_mqtt_client(p, client_id, client_cert=True)
 
 
-def _settings(args: argparse.Namespace, **extra: object) -> MqttSettings:
-    return MqttSettings(
-        broker=args.broker,
-        prefix=args.prefix,
-        client_id=args.client_id,
-        username=args.username,
-        password_env=args.password_env,
-        password_file=args.password_file,
-        tls_ca=args.tls_ca,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        **extra,  # type: ignore[arg-type]
-    )
-
-
-def register(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
+def register(collect: SubParsers, simulate: SubParsers) -> None:
     """Add ``collect mqtt`` and ``simulate mqtt`` to the ``adherence`` command."""
-    c = groups["collect"].add_parser(
-        "mqtt",
-        help="collect from an MQTT broker into the store",
-        description="Collect sensor data from an MQTT broker (QoS 1, persistent session, "
-        "acknowledged only after the store commit). Stops cleanly on SIGINT/SIGTERM.",
-    )
+    c = add_command(collect, "mqtt", COLLECT_MQTT_HELP, COLLECT_MQTT_DESCRIPTION)
     _add_broker_args(c, "adherence-collector")
-    c.add_argument("--store", default="adherence.sqlite", help="store file")
+    add_store(c, default=Path("adherence.sqlite"))
     c.add_argument("--group", help="shared-subscription group (several collectors split load)")
     c.add_argument(
         "--session-expiry", type=int, default=3600, metavar="S", help="session expiry, s"
     )
-    c.add_argument("--max-payload", type=int, default=256 * 1024, metavar="BYTES")
-    c.add_argument("--reorder-timeout", type=float, default=5.0, metavar="S")
+    c.add_argument(
+        "--max-payload",
+        type=int,
+        default=256 * 1024,
+        metavar="BYTES",
+        help="larger payloads are dead-lettered",
+    )
+    c.add_argument(
+        "--reorder-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="how long to wait for a missing sequence number before recording a gap, s",
+    )
     c.add_argument("--quiet", action="store_true", help="no status line")
     c.set_defaults(func=cmd_collect)
 
-    s = groups["simulate"].add_parser(
-        "mqtt",
-        help="publish synthetic patients or sample recordings to an MQTT broker",
-        description="Publish as devices would: N synthetic patients at a chosen rate, or the "
-        "recordings in a folder (--recordings).",
-    )
+    s = add_command(simulate, "mqtt", SIMULATE_MQTT_HELP, SIMULATE_MQTT_DESCRIPTION)
     _add_broker_args(s, "adherence-sim")
-    s.add_argument("--devices", type=int, default=10, help="synthetic devices (default 10)")
+    s.add_argument("--devices", type=int, default=10, help="synthetic devices")
     s.add_argument("--rate", type=float, default=50.0, metavar="HZ", help="sample rate, Hz")
     s.add_argument("--frame-samples", type=int, default=50, help="samples per frame")
     s.add_argument("--duration", type=float, default=10.0, metavar="S", help="seconds of data")
     s.add_argument(
         "--speed",
         type=float,
-        help="x real time; 0 = as fast as possible (default: 1 for synthetic devices, "
+        help="x real time; 0 = as fast as possible (None: 1 for synthetic devices, "
         f"{REPLAY_SPEED:g} for --recordings: the sample data in about 30 s)",
     )
     s.add_argument(
-        "--connections", type=int, default=0, help="gateway connections (default: one per device)"
+        "--connections", type=int, default=0, help="gateway connections (0: one per device)"
     )
     s.add_argument("--recordings", type=Path, help="replay the recordings in this folder instead")
     s.add_argument(
@@ -107,7 +95,7 @@ def register(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
         dest="session_events",
         action="store_false",
         help="with --recordings: no session start/stop around exercise recordings (a bare "
-        "sensor; the default replays like an app)",
+        "sensor; without it the replay is like an app's)",
     )
     s.add_argument("--quiet", action="store_true", help="no progress line")
     s.set_defaults(func=cmd_simulate)
@@ -130,8 +118,12 @@ def _status_line(stats: CollectorStats, prev: list[float], state: str | None = N
 
 def cmd_collect(args: argparse.Namespace) -> int:
     """Run the collector until SIGINT/SIGTERM."""
-    settings = _settings(
+    from ingest.mqtt import MqttCollector
+    from ingest.store import Store
+
+    settings = mqtt_settings(
         args,
+        args.broker,
         group=args.group,
         session_expiry_s=args.session_expiry,
         max_payload_bytes=args.max_payload,
@@ -182,7 +174,17 @@ def _progress_printer(
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Publish synthetic patients or recordings; print what was sent."""
-    settings = _settings(args)
+    from devices.errors import ConfigError
+    from ingest.mqtt_sim import (
+        device_status_topics,
+        gateway_status_topics,
+        publish_messages,
+        recording_messages,
+        recording_status_topics,
+        synthetic_messages,
+    )
+
+    settings = mqtt_settings(args, args.broker)
     if args.recordings is not None:
         if not args.recordings.is_dir():
             raise ConfigError("option", "--recordings", f"{args.recordings} is not a folder")
@@ -219,24 +221,3 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         f"{result.elapsed_s:.1f} s over {len(topics)} connection(s)"
     )
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry point with only the MQTT commands (same options as ``adherence``)."""
-    parser = argparse.ArgumentParser(prog="python -m adherence.mqtt_cli")
-    sub = parser.add_subparsers(dest="command", required=True)
-    groups = {}
-    for name in ("collect", "simulate"):
-        g = sub.add_parser(name).add_subparsers(dest="source", required=True)
-        groups[name] = g
-    register(sub, groups)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except AdherenceError as exc:
-        print(f"adherence: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -42,6 +42,37 @@ import numpy as np
 from devices.frame import Frame, StreamKind
 from devices.programme import ProgrammeEvent
 from ingest.errors import StoreError
+from ingest.store.reads import (
+    BoutRow,
+    DailyRow,
+    DeviceStreamRow,
+    MinuteRow,
+    RepetitionRow,
+    SessionSummaryRow,
+    SetRow,
+    StoreReads,
+    SummaryRow,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BoutRow",
+    "DailyRow",
+    "DeadLetter",
+    "DeviceStreamRow",
+    "Gap",
+    "MinuteRow",
+    "OutboxItem",
+    "RepRecord",
+    "RepetitionRow",
+    "SessionRecord",
+    "SessionSummaryRow",
+    "SetRecord",
+    "SetRow",
+    "Store",
+    "StoreReads",
+    "SummaryRow",
+]
 
 SCHEMA_VERSION = 1
 
@@ -224,8 +255,17 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
-class Store:
+def _and_where(conditions: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """``" AND cond"`` for each (condition, value) whose value is not None, and the values."""
+    used = [(c, v) for c, v in conditions if v is not None]
+    return "".join(f" AND {c}" for c, _ in used), [v for _, v in used]
+
+
+class Store(StoreReads):
     """The embedded store: a single SQLite file (WAL mode, ``synchronous=FULL``).
+
+    Read queries for derivation, scoring, reports and exports come from
+    :class:`ingest.store.reads.StoreReads` and return typed rows.
 
     One :class:`Store` object may be shared between threads (calls are serialised by a lock);
     several processes may open the same file at once (SQLite serialises their writes).
@@ -304,7 +344,16 @@ class Store:
                 self._depth = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one read-only SQL statement and return all rows (for reports and exports)."""
+        """Run one read-only SQL statement and return all rows.
+
+        Not for new code: callers use the typed methods (:class:`StoreReads` and the ones
+        below). Kept while ``ingest.mqtt``/``ingest.mqtt_events`` and a few tests still call it.
+        """
+        with self._lock:
+            return list(self._db.execute(sql, params).fetchall())
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read-only SQL statement of this package and return all rows."""
         with self._lock:
             return list(self._db.execute(sql, params).fetchall())
 
@@ -347,16 +396,21 @@ class Store:
             )
             for f in frames
         ]
+        return self._insert_new(
+            "INSERT OR IGNORE INTO frames (subject, device, stream, seq, start_ns, end_ns, n, k,"
+            " fs_hz, units, t_ns, vals, device_t_ns, meta, stored_ns)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+
+    def _insert_new(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run an ``INSERT OR IGNORE`` for ``rows`` in one transaction (joining an open one);
+        return how many rows were new."""
         if not rows:
             return 0
         with self.transaction():
             before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO frames (subject, device, stream, seq, start_ns, end_ns, n, k,"
-                " fs_hz, units, t_ns, vals, device_t_ns, meta, stored_ns)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
+            self._db.executemany(sql, rows)
             return self._db.total_changes - before
 
     def has_frame(self, device: str, stream: str, seq: int) -> bool:
@@ -494,14 +548,8 @@ class Store:
     def gaps(self, *, device: str | None = None, subject: str | None = None) -> list[Gap]:
         """Recorded gaps in time order."""
         sql = "SELECT subject, device, stream, start_ns, end_ns, reason FROM gaps WHERE 1=1"
-        params: list[Any] = []
-        if device is not None:
-            sql += " AND device=?"
-            params.append(device)
-        if subject is not None:
-            sql += " AND subject=?"
-            params.append(subject)
-        return [Gap(*r) for r in self.execute(sql + " ORDER BY start_ns", params)]
+        cond, params = _and_where((("device=?", device), ("subject=?", subject)))
+        return [Gap(*r) for r in self.execute(sql + cond + " ORDER BY start_ns", params)]
 
     # -- dead letters ---------------------------------------------------------------------
     def dead_letter(
@@ -659,18 +707,15 @@ class Store:
             "SELECT session_id, subject, exercise, start_ns, end_ns, plan_entry, source, status, meta"
             " FROM sessions WHERE 1=1"
         )
-        params: list[Any] = []
-        if subject is not None:
-            sql += " AND subject=?"
-            params.append(subject)
-        if start_ns is not None:
-            sql += " AND start_ns>=?"
-            params.append(int(start_ns))
-        if end_ns is not None:
-            sql += " AND start_ns<?"
-            params.append(int(end_ns))
+        cond, params = _and_where(
+            (
+                ("subject=?", subject),
+                ("start_ns>=?", None if start_ns is None else int(start_ns)),
+                ("start_ns<?", None if end_ns is None else int(end_ns)),
+            )
+        )
         out = []
-        for r in self.execute(sql + " ORDER BY start_ns, session_id", params):
+        for r in self.execute(sql + cond + " ORDER BY start_ns, session_id", params):
             sets = []
             for sr in self.execute(
                 "SELECT set_index, start_ns, end_ns FROM exercise_sets WHERE session_id=?"
@@ -781,17 +826,12 @@ class Store:
             )
             for e in events
         ]
-        if not rows:
-            return 0
-        with self.transaction():
-            before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO programme_events (subject, event_id, site, device, event,"
-                " t_ns, seq, item_id, module_id, minutes, channel, by_whom, nrs, peg_pain,"
-                " peg_enjoyment, peg_activity, stored_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-            return self._db.total_changes - before
+        return self._insert_new(
+            "INSERT OR IGNORE INTO programme_events (subject, event_id, site, device, event,"
+            " t_ns, seq, item_id, module_id, minutes, channel, by_whom, nrs, peg_pain,"
+            " peg_enjoyment, peg_activity, stored_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
 
     def programme_events(
         self,

@@ -11,22 +11,22 @@ import datetime as dt
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from adherence.found_sessions import plan_exercises
-from adherence.pipeline import check_subjects_planned, derive, import_recordings, read_recordings
-from adherence.plan import load_plans
-from adherence.progress import Progress
-from devices.errors import DataFileError
-from devices.recording import Recording
-from ingest.store import Store
+from adherence.cli.options import SubParsers, add_command, add_store
+
+if TYPE_CHECKING:
+    from devices.recording import Recording
+    from ingest.store import Store
 
 DEFAULT_STORE = Path("adherence-demo.sqlite")
 
 
 def find_sample_data() -> Path:
     """The ``sample_data`` folder: beside the source tree, or installed under ``<prefix>/share``."""
-    here = Path(__file__).resolve().parents[1] / "sample_data"
+    from devices.errors import DataFileError
+
+    here = Path(__file__).resolve().parents[2] / "sample_data"
     installed = Path(sys.prefix) / "share" / "adherence-pipeline" / "sample_data"
     for cand in (here, installed):
         if (cand / "care_plans.json").is_file():
@@ -41,11 +41,7 @@ def truth_checks(recordings: list[Recording], store: Store) -> list[str]:
         truth = rec.meta.get("truth") or {}
         if rec.kind == "walk" and "steps" in truth:
             t0, t1 = int(rec.t_ns[0]), int(rec.t_ns[-1]) + 1
-            got = store.execute(
-                "SELECT COALESCE(SUM(steps), 0) FROM walking_bouts WHERE subject=? AND start_ns>=?"
-                " AND start_ns<?",
-                (rec.subject, t0, t1),
-            )[0][0]
+            got = sum(b.steps for b in store.bouts(rec.subject, t0, t1))
             err = abs(got - truth["steps"]) / truth["steps"]
             lines.append(
                 f"  {rec.name:<34} steps {got:>5} (truth {truth['steps']:>5}, error {err:.1%})"
@@ -60,7 +56,7 @@ def truth_checks(recordings: list[Recording], store: Store) -> list[str]:
     return lines
 
 
-def _fmt(value: Any, pattern: str, missing: str = "-") -> str:
+def _fmt(value: float | None, pattern: str, missing: str = "-") -> str:
     return missing if value is None else format(value, pattern)
 
 
@@ -68,7 +64,17 @@ def run_demo(
     data_dir: Path, store_path: Path, *, progress: bool = True, verbose: bool = False
 ) -> int:
     """Run the demo; return the exit code. Raises AdherenceError on bad input (nothing stored)."""
+    from adherence.found_sessions import plan_exercises
+    from adherence.pipeline import (
+        check_subjects_planned,
+        derive,
+        import_recordings,
+        read_recordings,
+    )
+    from adherence.plan import load_plans
+    from adherence.progress import Progress
     from adherence.scoring import rescore
+    from ingest.store import Store
 
     t_start = time.monotonic()
     plans = load_plans(data_dir / "care_plans.json")
@@ -118,17 +124,15 @@ def run_demo(
     return 0
 
 
-def register(sub: Any, groups: Any) -> None:
+def register(sub: SubParsers) -> None:
     """Add ``adherence demo`` to the command line."""
-    p = sub.add_parser(
-        "demo",
-        help="replay sample_data/ through the whole chain into a local store",
-        description=__doc__,
+    p = add_command(
+        sub, "demo", "replay sample_data/ through the whole chain into a local store", __doc__
     )
-    p.add_argument("--data", type=Path, default=None, help="sample data folder (default: bundled)")
     p.add_argument(
-        "--store", type=Path, default=DEFAULT_STORE, help="store file (default: %(default)s)"
+        "--data", type=Path, default=None, help="sample data folder (None: the bundled one)"
     )
+    add_store(p, default=DEFAULT_STORE)
     p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     p.add_argument("--truth", action="store_true", help="compare counts with the recordings' truth")
 

@@ -8,21 +8,28 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from adherence.config import load_config
-from adherence.found_sessions import plan_exercises
-from adherence.pipeline import derive
-from adherence.plan import load_plans
-from adherence.scoring import SubjectReport, rescore
-from devices.errors import ConfigError
-from ingest.store import Store
+from adherence.cli.options import (
+    SubParsers,
+    add_command,
+    add_dates,
+    add_plans,
+    add_store,
+    add_today,
+)
+
+if TYPE_CHECKING:
+    from adherence.scoring import SubjectReport
 
 __all__ = ["register", "format_report"]
+
+
+SCORE_HELP = "recompute adherence scores from the store"
+SCORE_DESCRIPTION = "Recompute adherence scores from the store for a date range and subjects."
 
 
 def _pct(x: float | None) -> str:
@@ -47,14 +54,14 @@ def format_report(r: SubjectReport) -> str:
     return text
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
-
-
 def _run(args: argparse.Namespace) -> int:
+    from adherence.config import load_config
+    from adherence.pipeline import derive_plan_days
+    from adherence.plan import load_plans
+    from adherence.scoring import rescore
+    from devices.errors import ConfigError
+    from ingest.store import Store
+
     store_path: Path | None = args.store
     plans_path: Path | None = args.plans
     if args.config is not None:
@@ -69,17 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         for plan in plans:
             if plan.subject not in wanted:
                 continue
-            first = args.start or plan.start_date
-            last = args.end or plan.end_date
-            derive(
-                store,
-                plan.subject,
-                plan.tz,
-                days=[d for d in plan.days() if first <= d <= last],
-                start_ns=plan.day_bounds_ns(first)[0],
-                end_ns=plan.day_bounds_ns(last)[1],
-                exercises=plan_exercises(plan),
-            )
+            derive_plan_days(store, plan, args.start or plan.start_date, args.end or plan.end_date)
         reports = rescore(
             store,
             plans,
@@ -107,20 +104,15 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any, groups: Any) -> None:
+def register(sub: SubParsers) -> None:
     """Add ``adherence score`` to the command line."""
-    p = sub.add_parser(
-        "score",
-        help="recompute adherence scores from the store",
-        description="Recompute adherence scores from the store for a date range and subjects.",
-    )
+    p = add_command(sub, "score", SCORE_HELP, SCORE_DESCRIPTION)
     p.add_argument("--config", type=Path, metavar="FILE", help="serve configuration (store, plans)")
-    p.add_argument("--store", type=Path, metavar="PATH", help="the local store (SQLite file)")
-    p.add_argument("--plans", type=Path, metavar="FILE", help="care plans (JSON)")
-    p.add_argument("--from", dest="start", type=_date, metavar="DATE", help="first local day")
-    p.add_argument("--to", dest="end", type=_date, metavar="DATE", help="last local day")
+    add_store(p)
+    add_plans(p)
+    add_dates(p)
     p.add_argument("--subject", action="append", metavar="ID", help="only this subject (repeat)")
-    p.add_argument("--today", type=_date, metavar="DATE", help="score as if today were DATE")
+    add_today(p)
     p.add_argument(
         "--sink", action="append", metavar="NAME", help="queue InfluxDB points for this sink"
     )
