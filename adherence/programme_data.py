@@ -45,6 +45,7 @@ __all__ = [
     "ProgrammeResult",
     "load_inputs",
     "evaluate_programme",
+    "evaluate_and_flag",
     "detail_fields",
 ]
 
@@ -109,6 +110,19 @@ def evaluate_programme(
     sessions = store.sessions(plan.subject, lo, hi)
     dose = dose_response(plan, days, prog, inputs.events, sessions, out)
     return ProgrammeResult(out, tuple(prog), dose)
+
+
+def evaluate_and_flag(
+    store: Store, plan: CarePlan, days: Sequence[DayScore]
+) -> ProgrammeResult | None:
+    """:func:`evaluate_programme`, and the outcome flags (``PAIN_WORSENING``,
+    ``NO_SYMPTOM_REPORT``) added to the last day's coach flags, so every place that shows flags
+    (score, demo, report, InfluxDB) shows them too. The composite is not changed."""
+    res = evaluate_programme(store, plan, days)
+    if res is not None:
+        have = {f.code for f in days[-1].flags}
+        days[-1].flags.extend(f for f in res.outcomes.flags if f.code not in have)
+    return res
 
 
 def detail_fields(day: ProgrammeDay, outcomes: PatientOutcomes | None) -> dict[str, Any]:

@@ -18,10 +18,12 @@ import datetime as dt
 import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from adherence.outcomes import daily_pain_values
 from adherence.plan import CarePlan
+from adherence.programme_data import ProgrammeResult, evaluate_and_flag, load_inputs
 from adherence.scoring import LOW_ADHERENCE, DayScore, score_plan, summaries_by_day
 from devices.errors import DataFileError
 from ingest.store import Store
@@ -53,6 +55,7 @@ _COLORS = {
     "planned": "#d5dde8",
     "done": "#2e8b57",
     "grid": "#e3e7ed",
+    "pain": "#8e44ad",
     "axis": "#5b6470",
 }
 _RISK_COLORS = {"high": "#c0392b", "no data": "#7f8c8d", "medium": "#d9822b", "low": "#2e8b57"}
@@ -70,6 +73,10 @@ class PatientView:
     plan: CarePlan
     days: list[DayScore]
     risk: str
+    programme: ProgrammeResult | None = None
+    """Whole-programme figures (components, pain outcomes); ``None`` before the start."""
+    pain_by_day: dict[dt.date, float] = field(default_factory=dict)
+    """The day values of pain NRS (0-10) the outcomes are computed from (``docs/scoring.md``)."""
 
     @property
     def latest(self) -> DayScore | None:
@@ -123,8 +130,11 @@ def patient_views(
             sessions = store.sessions(plan.subject, lo, hi)
             summaries = summaries_by_day(store, plan.subject, plan.start_date, last)
             days = score_plan(plan, sessions, summaries, today=now_day)
+        programme = bool(days) and plan.components is not None  # old plans: as before
+        prog = evaluate_and_flag(store, plan, days) if programme else None  # adds pain flags
+        pain = daily_pain_values(plan, load_inputs(store, plan, last).pain) if programme else {}
         latest = days[-1] if days else None
-        views.append(PatientView(plan, days, risk_level(latest)))
+        views.append(PatientView(plan, days, risk_level(latest), prog, pain))
     return sorted(views, key=PatientView.sort_key)
 
 
@@ -364,6 +374,79 @@ def sessions_chart(days: Sequence[DayScore]) -> str:
     )
 
 
+def pain_chart(
+    days: Sequence[DayScore], pain_by_day: dict[dt.date, float], baseline: float | None
+) -> str:
+    """SVG: the day values of pain NRS (0-10, a line; a gap where no report) against the
+    baseline (dashed) and the clinically important improvement line (baseline - max(2 points,
+    30 %), dotted)."""
+    f = _Frame(len(days), 10.0)
+    body = _axes(f, [d.day for d in days], "pain NRS 0-10")
+    legend = [(_COLORS["pain"], "line", "pain, day value")]
+    if baseline is not None:
+        target = baseline - max(2.0, 0.3 * baseline)
+        for value, dash, color in (
+            (baseline, "5 3", _COLORS["axis"]),
+            (target, "2 3", _COLORS["exercise"]),
+        ):
+            if value >= 0:
+                y = f.y(value)
+                body.append(
+                    f'<line x1="{f.x0}" y1="{y:.1f}" x2="{f.x1}" y2="{y:.1f}" stroke="{color}"'
+                    f' stroke-dasharray="{dash}"/>'
+                )
+        legend += [
+            (_COLORS["axis"], "dash", f"baseline {baseline:.1f}"),
+            (_COLORS["exercise"], "dash", "clinically important improvement"),
+        ]
+    body += _polyline(f, [pain_by_day.get(d.day) for d in days], _COLORS["pain"], False)
+    return _svg("Pain against baseline", body, "pain") + _legend(legend)
+
+
+_COMPONENT_LABELS = {
+    "exercise": "exercise sessions",
+    "steps": "step goal",
+    "education": "education items",
+    "cbt": "CBT modules",
+    "mindfulness": "mindfulness",
+    "coaching": "coaching contacts",
+    "symptoms_pain": "pain reports",
+    "symptoms_peg": "PEG reports",
+}
+
+
+def components_table(v: PatientView) -> str:
+    """The latest day's programme components: adherence, done against expected, window."""
+    res = v.programme
+    if res is None or not res.days or not res.days[-1].components:
+        return ""
+    day = res.days[-1]
+    rows = "".join(
+        f"<tr><td>{_e(_COMPONENT_LABELS.get(c.component, c.component))}</td>"
+        f'<td class="num">{_fmt_pct(c.adherence)}</td>'
+        f'<td class="num">{c.done:g} of {"–" if c.expected is None else f"{c.expected:.3g}"}</td>'
+        f'<td class="num">{c.window_days} d</td></tr>'
+        for c in day.components
+    )
+    comp = "–" if day.programme_composite is None else f"{day.programme_composite:.1f}"
+    return (
+        '<table class="components" data-table="components"><thead><tr><th>component</th>'
+        "<th>adherence</th><th>done</th><th>window</th></tr></thead>"
+        f"<tbody>{rows}</tbody><tfoot><tr><td>programme score</td>"
+        f'<td class="num">{comp}</td><td></td><td></td></tr></tfoot></table>'
+    )
+
+
+def _pain_text(v: PatientView) -> str:
+    """``3.4 vs 5.6 (-39 %)`` for the cohort table: last-7-day pain against baseline."""
+    res = v.programme
+    p = None if res is None else res.outcomes.pain
+    if p is None or p.last_7d is None or p.baseline is None:
+        return "–"
+    pct = "" if p.change_pct is None else f" ({p.change_pct:+.0f} %)"
+    return f"{p.last_7d:.1f} vs {p.baseline:.1f}{pct}"
+
+
 # -- the page -----------------------------------------------------------------------------------
 
 _CSS = """
@@ -373,10 +456,15 @@ header{background:#1f3a5f;color:#fff;padding:14px 24px}
 header h1{margin:0;font-size:22px}
 main{padding:16px 24px;max-width:1700px}
 table.cohort{border-collapse:collapse;background:#fff;width:100%;margin-bottom:20px}
-table.cohort th{white-space:nowrap}
+table.cohort th{white-space:normal;vertical-align:bottom}
+table.cohort td:last-child{min-width:380px}
 table.cohort th,table.cohort td{border-bottom:1px solid #e3e7ed;padding:6px 8px;text-align:left;
 vertical-align:top}
 table.cohort td.num{text-align:right;white-space:nowrap}
+table.components{border-collapse:collapse;font-size:12px;min-width:300px}
+table.components th,table.components td{border-bottom:1px solid #e3e7ed;padding:3px 6px;text-align:left}
+table.components td.num{text-align:right}
+table.components tfoot td{font-weight:600}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;
 font-weight:600;white-space:nowrap}
 section.patient{background:#fff;border:1px solid #dfe4ea;border-radius:6px;margin:0 0 18px;
@@ -442,6 +530,7 @@ def _cohort_table(views: Sequence[PatientView]) -> str:
             f'<td class="num">{"–" if d is None else f"{d.sessions_done_7d}/{d.sessions_planned_7d}"}</td>'
             f'<td class="num">{_fmt(None if d is None else d.days_since_last_session)}</td>'
             f'<td class="num">{_fmt_trend(None if d is None else d.trend_7d)}</td>'
+            f'<td class="num">{_e(_pain_text(v))}</td>'
             f"<td>{_flags_html(d)}</td>"
             "</tr>"
         )
@@ -449,9 +538,26 @@ def _cohort_table(views: Sequence[PatientView]) -> str:
         "<tr><th>patient</th><th>risk</th><th>score</th><th>exercise, 7 d</th>"
         "<th>step goal met, 7 d</th><th>sessions, 7 d</th><th>days since session</th>"
         '<th title="composite score now minus 7 days ago, points">trend, 7 d</th>'
+        '<th title="pain NRS, mean of the last 7 days vs baseline">pain vs baseline</th>'
         "<th>flags and reasons</th></tr>"
     )
     return f'<table class="cohort"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _programme_figures(v: PatientView) -> str:
+    """The pain chart (when the patient reports pain) and the components table (when the plan
+    prescribes components), as figures beside the three charts."""
+    out = ""
+    if v.pain_by_day:
+        base = None if v.programme is None else v.programme.outcomes.pain.baseline
+        out += (
+            "<figure><figcaption>Pain against baseline</figcaption>"
+            f"{pain_chart(v.days, v.pain_by_day, base)}</figure>"
+        )
+    table = components_table(v)
+    if table:
+        out += f"<figure><figcaption>Programme components, 7 days</figcaption>{table}</figure>"
+    return out
 
 
 def _patient_section(i: int, v: PatientView) -> str:
@@ -465,6 +571,7 @@ def _patient_section(i: int, v: PatientView) -> str:
             f"<figure><figcaption>Daily steps against goal</figcaption>{steps_chart(v.days)}</figure>"
             "<figure><figcaption>Sessions and repetitions against plan</figcaption>"
             f"{sessions_chart(v.days)}</figure>"
+            f"{_programme_figures(v)}"
             "</div>"
         )
     as_of = "" if d is None else f" · as of {_e(d.day.isoformat())}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from adherence import influx_schema
@@ -121,6 +121,20 @@ class DayScore:
 
 
 @dataclass(frozen=True, slots=True)
+class ProgrammeSummary:
+    """A subject's whole-programme position on one day: the programme composite (0-100) and pain
+    NRS (0-10 points): baseline, last-7-day mean, change in points and percent (negative is
+    better), and whether it is a clinically important improvement (``docs/scoring.md``)."""
+
+    programme_composite: float | None
+    pain_baseline: float | None
+    pain_last_7d: float | None
+    pain_change_points: float | None
+    pain_change_pct: float | None
+    pain_improved: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class SubjectReport:
     """A subject's position on the latest scored day (what a coach looks at).
 
@@ -142,6 +156,8 @@ class SubjectReport:
     flags: list[Flag]
     in_progress: bool = False
     """``day`` is today in the plan's time zone: its figures count only what is already done."""
+    programme: ProgrammeSummary | None = None
+    """Whole-programme figures of ``day`` (plans with ``components``; ``docs/scoring.md``)."""
 
     def as_of(self) -> str:
         """``2026-11-22 (final)`` or ``2026-11-22 (today, in progress)``: the day the figures
@@ -441,23 +457,79 @@ def rescore(
         stored = store.sessions(plan.subject, lo_ns, hi_ns)
         summaries = summaries_by_day(store, plan.subject, plan.start_date, last)
         days = score_plan(plan, stored, summaries, today=now_day) if last >= plan.start_date else []
+        prog = _programme(store, plan, days)
         chosen = [
-            ds
-            for ds in days
+            i
+            for i, ds in enumerate(days)
             if (start is None or ds.day >= start) and (end is None or ds.day <= end)
         ]
         lines: list[str] = []
         with store.transaction():
-            for ds in chosen:
+            for i in chosen:
+                ds = days[i]
                 detail = ds.detail()
                 detail["programme"] = plan.programme
+                if prog is not None:
+                    detail.update(prog.detail(i))
                 store.put_score(plan.subject, ds.day.isoformat(), ds.composite, detail)
                 if sinks:
                     lines.extend(_points(plan, ds, detail, stored))
+                    if prog is not None:
+                        lines.extend(prog.points(plan, i))
             for sink in sinks:
                 store.enqueue(sink, lines)
-        reports.append(_report(plan.subject, chosen[-1] if chosen else None))
+        report = _report(plan.subject, days[chosen[-1]] if chosen else None)
+        if prog is not None and chosen:
+            report = replace(report, programme=prog.summary(chosen[-1]))
+        reports.append(report)
     return reports
+
+
+def _programme(store: Store, plan: CarePlan, days: list[DayScore]) -> _ProgrammeView | None:
+    """The whole-programme figures (components, pain outcomes) of ``days``, or ``None``.
+
+    Imported here: the programme modules build on this module's types (``DayScore``, ``Flag``).
+    """
+    if not days or plan.components is None:  # old plans score exactly as before
+        return None
+    from adherence.programme_data import evaluate_and_flag
+
+    res = evaluate_and_flag(store, plan, days)
+    return None if res is None else _ProgrammeView(res)
+
+
+class _ProgrammeView:
+    """Adapts a ``ProgrammeResult`` to what ``rescore`` writes (detail, points, summary)."""
+
+    def __init__(self, res: Any) -> None:
+        self.res = res
+
+    def detail(self, i: int) -> dict[str, Any]:
+        from adherence.programme_data import detail_fields
+
+        out: dict[str, Any] = detail_fields(self.res.days[i], self.res.outcomes)
+        return out
+
+    def points(self, plan: CarePlan, i: int) -> list[str]:
+        from adherence.influx_programme import programme_daily_line
+
+        day = self.res.days[i]
+        line = programme_daily_line(
+            plan.subject, plan.programme, plan.day_bounds_ns(day.day)[0], day, self.res.outcomes
+        )
+        return [] if line is None else [line]
+
+    def summary(self, i: int) -> ProgrammeSummary:
+        day, out = self.res.days[i], self.res.outcomes
+        pain = out.pain if out.as_of == day.day else None
+        return ProgrammeSummary(
+            programme_composite=day.programme_composite,
+            pain_baseline=None if pain is None else pain.baseline,
+            pain_last_7d=None if pain is None else pain.last_7d,
+            pain_change_points=None if pain is None else pain.change_points,
+            pain_change_pct=None if pain is None else pain.change_pct,
+            pain_improved=None if pain is None else pain.improved,
+        )
 
 
 def _points(

@@ -30,6 +30,7 @@ import numpy as np
 
 from devices.recording import write_recording
 from features.synthetic import synth_session
+from features.synthetic_programme import SAMPLE_COMPONENTS, sample_programme_payloads
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "sample_data"
@@ -276,11 +277,22 @@ def write_plans() -> None:
                     }
                 ],
                 "step_goal": p["step_goal"],
+                "components": SAMPLE_COMPONENTS,
             }
             for subject, p in PLANS.items()
         ],
     }
     (OUT / "care_plans.json").write_text(json.dumps(plans, indent=2) + "\n", encoding="utf-8")
+
+
+def write_programme(out_dir: Path) -> None:
+    """The patients' app events (education, CBT, mindfulness, coaching, posts, pain, PEG) as the
+    app publishes them: one ``programme`` MQTT payload per line, ``<subject>.programme.jsonl``
+    (format: docs/mqtt.md, "Programme events"). Synthetic, from features/synthetic_programme.py."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for subject in PLANS:
+        lines = [p.decode("utf-8") for p in sample_programme_payloads(subject)]
+        (out_dir / f"{subject}.programme.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
 
 
 def main() -> int:
@@ -294,6 +306,7 @@ def main() -> int:
     write_sessions(rec_dir)
     write_pedometers(rec_dir)
     write_plans()
+    write_programme(OUT / "programme")
     size = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(
         f"wrote {len(list(rec_dir.glob('*.meta.json')))} recordings, {size / 1e6:.2f} MB in {OUT}"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from adherence.cli.options import SubParsers, add_command, add_store
 
 if TYPE_CHECKING:
+    from adherence.scoring import ProgrammeSummary
     from devices.recording import Recording
     from ingest.store import Store
 
@@ -60,6 +61,15 @@ def _fmt(value: float | None, pattern: str, missing: str = "-") -> str:
     return missing if value is None else format(value, pattern)
 
 
+def _pain(pr: ProgrammeSummary | None) -> str:
+    """``-2.2 pt (-39%) *``: last-7-day pain minus baseline, NRS points and percent; ``*`` marks a
+    clinically important improvement (docs/scoring.md)."""
+    if pr is None or pr.pain_change_points is None or pr.pain_change_pct is None:
+        return "-"
+    star = " *" if pr.pain_improved else ""
+    return f"{pr.pain_change_points:+.1f} pt ({pr.pain_change_pct:+.0f}%){star}"
+
+
 def run_demo(
     data_dir: Path, store_path: Path, *, progress: bool = True, verbose: bool = False
 ) -> int:
@@ -72,6 +82,7 @@ def run_demo(
         read_recordings,
     )
     from adherence.plan import load_plans
+    from adherence.programme_files import import_programme_events, read_programme_events
     from adherence.progress import Progress
     from adherence.scoring import rescore
     from ingest.store import Store
@@ -79,11 +90,15 @@ def run_demo(
     t_start = time.monotonic()
     plans = load_plans(data_dir / "care_plans.json")
     recordings = read_recordings(data_dir / "recordings")
+    programme = read_programme_events(data_dir / "programme")
     check_subjects_planned(
-        [r.subject for r in recordings], [p.subject for p in plans], str(data_dir)
+        [r.subject for r in recordings] + [e.subject for e in programme],
+        [p.subject for p in plans],
+        str(data_dir),
     )
     with Store(store_path) as store:
         imported = import_recordings(store, recordings, progress=progress)
+        import_programme_events(store, programme)
         bar = Progress(len(plans), "deriving", enabled=progress)
         for plan in plans:
             derive(store, plan.subject, plan.tz, days=plan.days(), exercises=plan_exercises(plan))
@@ -101,10 +116,12 @@ def run_demo(
         header = (
             f"{'patient':<8} {'day':<10} {'score':>5} {'sessions 7d':>11} {'reps':>5}"
             f" {'exercise 7d':>11} {'steps/goal 7d':>13} {'streak':>6} {'days since':>10}"
+            f" {'programme':>9} {'pain vs baseline':>16}"
         )
         print(header)
         print("-" * len(header))
         for r in reports:
+            pr = r.programme
             reps = sum(x.reps for x in store.sessions(r.subject))
             print(
                 f"{r.subject:<8} {r.day.isoformat() if r.day else '-':<10}"
@@ -112,10 +129,12 @@ def run_demo(
                 f" {reps:>5} {_fmt(r.weekly_exercise_adherence, '.0%'):>11}"
                 f" {_fmt(r.step_goal_attainment, '.0%'):>13} {r.streak_days:>6}"
                 f" {_fmt(r.days_since_last_session, 'd'):>10}"
+                f" {_fmt(None if pr is None else pr.programme_composite, '9.0f'):>9} {_pain(pr):>16}"
             )
             for f in r.flags:
                 print(f"{'':<8} ! {f.reason}")
         print(f"\nas of {as_of.isoformat()}: every programme day is complete (final scores)")
+        print("programme: whole-programme score; * a clinically important pain improvement")
         if verbose:
             print("\ncounted against the recordings' truth:")
             for line in truth_checks(recordings, store):

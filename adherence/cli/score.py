@@ -23,7 +23,7 @@ from adherence.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from adherence.scoring import SubjectReport
+    from adherence.scoring import ProgrammeSummary, SubjectReport
 
 __all__ = ["register", "format_report"]
 
@@ -34,6 +34,18 @@ SCORE_DESCRIPTION = "Recompute adherence scores from the store for a date range 
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{round(100 * x)}%"
+
+
+def _programme_text(p: ProgrammeSummary) -> str:
+    """``programme 99.9; pain 3.4 vs baseline 5.6 (-2.2 points, -39%, clinically important)``."""
+    comp = "n/a" if p.programme_composite is None else f"{p.programme_composite:.1f}"
+    if p.pain_last_7d is None or p.pain_baseline is None:
+        return f"programme {comp}; pain: no baseline yet"
+    change = ""
+    if p.pain_change_points is not None and p.pain_change_pct is not None:
+        better = ", clinically important improvement" if p.pain_improved else ""
+        change = f" ({p.pain_change_points:+.1f} points, {p.pain_change_pct:+.0f}%{better})"
+    return f"programme {comp}; pain {p.pain_last_7d:.1f} vs baseline {p.pain_baseline:.1f}{change}"
 
 
 def format_report(r: SubjectReport) -> str:
@@ -49,6 +61,8 @@ def format_report(r: SubjectReport) -> str:
         f"sessions); steps {_pct(r.step_goal_attainment)}; streak {r.streak_days} d; "
         f"last session {since}"
     )
+    if r.programme is not None:
+        text += "\n  " + _programme_text(r.programme)
     for f in r.flags:
         text += f"\n  FLAG {f.code}: {f.reason}"
     return text
