@@ -40,6 +40,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from devices.errors import DecodeError
 from devices.frame import Frame
 from devices.mqtt_wire import DeviceEvent, decode_payload, parse_topic
+from devices.programme import split_programme_events
 from ingest.errors import CollectorError
 from ingest.mqtt_events import ensure_events_table, put_events
 from ingest.mqtt_settings import MqttSettings
@@ -377,7 +378,9 @@ class MqttCollector:
         try:
             with self.store.transaction():
                 n_new = self.store.put_frames(frames)
+                programme, events = split_programme_events(events)
                 n_events = put_events(self.store, events)
+                n_events += self.store.put_programme_events(programme)
                 for source, why, body, context in dead:
                     self.store.dead_letter(source, why, body, context)
         except Exception as exc:  # store failure: acknowledge nothing, stop the service
