@@ -23,7 +23,7 @@ from tests.services import Mosquitto, wait_until
 pytestmark = pytest.mark.services
 
 DEVICES = 20
-SECONDS = 30.0  # of data per device, published at 2x real time
+SECONDS = 60.0  # of data per device, published at 2x real time (30 s: the kill lands mid-run)
 FRAME_SAMPLES = 50
 RATE_HZ = 50.0
 
@@ -79,9 +79,11 @@ def test_group_splits_load_and_a_killed_member_loses_nothing(
         at_kill = [len(_ids(s)) for s in stores]
         out, _ = sim.communicate(timeout=300)
         assert sim.returncode == 0, out
-        assert wait_until(
-            lambda: len({x for s in stores for x in _ids(s)}) >= expected, 120, 0.5
-        ), "frames missing"
+        got = lambda: len({x for s in stores for x in _ids(s)})  # noqa: E731
+        assert wait_until(lambda: got() >= expected, 120, 0.5), (
+            f"{expected - got()} of {expected} frames missing; stored per member "
+            f"{[len(_ids(s)) for s in stores]}, at the kill {at_kill}; simulator: {out[-300:]}"
+        )
     finally:
         for c in cols:
             if not c.exited():
