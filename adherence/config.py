@@ -168,6 +168,8 @@ def load_config(path: str | Path) -> ServeConfig:  # noqa: C901 (to split, issue
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError("config", str(p), f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", str(p), f"not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", str(p), f"not valid TOML: {exc}") from exc
     _check_keys(

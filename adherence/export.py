@@ -53,6 +53,7 @@ from adherence.pseudonym import (
     subject_pseudonym,
 )
 from devices.errors import ConfigError, DataFileError
+from devices.files import private_dir, private_file, write_private
 from ingest.store import Store
 
 __all__ = ["FORMATS", "TABLES", "EXPORT_FORMAT", "ExportResult", "export", "package_version"]
@@ -410,6 +411,7 @@ def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
             else:
                 out[col] = _iso_utc(ns)
     if fmt == "parquet":
+        private_file(path)  # 0600 before pyarrow writes into it
         out.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
         return
     text = out.to_csv(index=False, lineterminator="\n", float_format="%.10g")
@@ -420,7 +422,7 @@ def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
         with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
             gz.write(data)
         data = buf.getvalue()
-    path.write_bytes(data)
+    write_private(path, data)
 
 
 def _omh_records(
@@ -591,7 +593,7 @@ def export(  # noqa: C901 (to split, issue 12)
     )
     out = Path(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        private_dir(out)
     except OSError as exc:
         raise DataFileError(str(out), f"cannot create folder: {exc.strerror or exc}") from exc
 
@@ -621,7 +623,7 @@ def export(  # noqa: C901 (to split, issue 12)
         for subject, daily in zip(chosen, frames["daily"], strict=True):
             omh.extend(_omh_records(daily, ctx, subject, created, source))
         omh_path = out / OMH_FILE
-        omh_path.write_text(json.dumps(omh, indent=1) + "\n", encoding="utf-8")
+        write_private(omh_path, json.dumps(omh, indent=1) + "\n")
         files.append(omh_path)
         rows["step_count_omh"] = len(omh)
         tables_info["step_count_omh"] = {"file": OMH_FILE, "rows": len(omh)}
@@ -658,7 +660,7 @@ def export(  # noqa: C901 (to split, issue 12)
             "subjects": subjects_info,
         }
         info_path = out / INFO_FILE
-        info_path.write_text(json.dumps(info, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        write_private(info_path, json.dumps(info, indent=1, sort_keys=False) + "\n")
         files.append(info_path)
     except OSError as exc:
         raise DataFileError(str(out), f"cannot write: {exc.strerror or exc}") from exc

@@ -25,7 +25,7 @@ def open_existing_store(path: Path) -> Store:
     """Open a store that must already exist (a typo must not create an empty store)."""
     if not path.is_file():
         raise DataFileError(str(path), "store not found")
-    return Store(path)
+    return Store(path, create=False)
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from types import FrameType
 
 from devices.errors import AdherenceError, ConfigError
 from ingest.mqtt import CollectorStats, MqttCollector
-from ingest.mqtt_settings import MqttSettings
+from ingest.mqtt_settings import MqttSettings, positive_number
 from ingest.mqtt_sim import (
     device_status_topics,
     gateway_status_topics,
@@ -85,9 +85,11 @@ def register(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
     )
     _add_broker_args(s, "adherence-sim")
     s.add_argument("--devices", type=int, default=10, help="synthetic devices (default 10)")
-    s.add_argument("--rate", type=float, default=50.0, metavar="HZ", help="sample rate, Hz")
+    s.add_argument(
+        "--rate", type=positive_number, default=50.0, metavar="HZ", help="sample rate, Hz"
+    )
     s.add_argument("--frame-samples", type=int, default=50, help="samples per frame")
-    s.add_argument("--duration", type=float, default=10.0, metavar="S", help="seconds of data")
+    s.add_argument("--duration", type=positive_number, default=10.0, metavar="S", help="seconds")
     s.add_argument("--speed", type=float, default=1.0, help="x real time; 0 = as fast as possible")
     s.add_argument(
         "--connections", type=int, default=0, help="gateway connections (default: one per device)"

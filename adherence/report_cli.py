@@ -25,7 +25,7 @@ def run_report(args: argparse.Namespace) -> int:
     plans = load_plans(args.plans)
     if not args.store.is_file():
         raise DataFileError(str(args.store), "store not found")
-    with Store(args.store) as store:
+    with Store(args.store, create=False) as store:
         path = write_report(store, plans, args.out, today=args.today, title=args.title)
         views = patient_views(store, plans, today=args.today)
     risks = ", ".join(f"{v.plan.subject} {v.risk}" for v in views)

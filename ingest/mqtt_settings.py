@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -12,6 +14,20 @@ from devices.errors import ConfigError
 
 _GROUP = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+
+
+def positive_number(text: str) -> float:
+    """argparse ``type=`` for a rate (Hz) or duration (s): a finite number > 0.
+
+    ``float("nan")`` and ``float("inf")`` parse, so ``float`` alone lets them through.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +165,9 @@ class MqttSettings:
                 raise ConfigError(
                     "setting", "password_file", f"cannot read {self.password_file}: {exc.strerror}"
                 ) from exc
+            except UnicodeDecodeError as exc:
+                why = f"{self.password_file} is not UTF-8 text (byte {exc.start})"
+                raise ConfigError("setting", "password_file", why) from exc
             lines = text.splitlines()
             return lines[0] if lines else ""
         return None
