@@ -824,6 +824,11 @@ class Store:
             )
         return out
 
+    def session_subject(self, session_id: str) -> str | None:
+        """The subject a stored session id belongs to, or None if no session has that id."""
+        rows = self.execute("SELECT subject FROM sessions WHERE session_id=?", (session_id,))
+        return str(rows[0][0]) if rows else None
+
     def put_daily_summary(
         self, subject: str, rows: Iterable[tuple[str, int, int, int, bool]]
     ) -> None:
