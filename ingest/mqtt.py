@@ -69,6 +69,7 @@ class CollectorStats:
     gaps: int = 0
     connects: int = 0
     backlog: int = 0
+    queue_peak: int = 0
     reorder_pending: int = 0
     connected: bool = False
 
@@ -253,7 +254,10 @@ class MqttCollector:
         self.stats = CollectorStats()
         self.on_status = on_status
         self.subscribed = threading.Event()
-        self._q: queue.SimpleQueue[tuple[int, mqtt.MQTTMessage, int]] = queue.SimpleQueue()
+        # Bounded: QoS 0 messages are not limited by Receive Maximum (it counts unacknowledged
+        # QoS 1/2 only, MQTT 5.0 3.3.4), so only this bound keeps memory flat under overload.
+        self._q: queue.Queue[tuple[int, mqtt.MQTTMessage, int]] = queue.Queue(settings.queue_max)
+        self._closing = threading.Event()
         self._gen = 0
         self._ack_lock = threading.Lock()
         self._fatal: str | None = None
@@ -312,7 +316,17 @@ class MqttCollector:
         log.info("mqtt disconnected: %s", reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self._q.put((self._gen, msg, time.time_ns()))
+        """Stamp and queue; when the queue is full, wait (paho stops reading the socket, so
+        TCP flow control holds the broker back) until the consumer makes room."""
+        item = (self._gen, msg, time.time_ns())
+        while not self._closing.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            self.stats.queue_peak = max(self.stats.queue_peak, self._q.qsize())
+            return
+        # Shutting down: not queued, so not acknowledged; the broker redelivers QoS 1.
 
     # -- consumer side ----------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
@@ -347,6 +361,7 @@ class MqttCollector:
         try:
             self._consume(client, stop)
         finally:
+            self._closing.set()
             client.disconnect()
             client.loop_stop()
             self.stats.connected = False
@@ -367,6 +382,7 @@ class MqttCollector:
                 self.stats.backlog = self._q.qsize()
                 if self.on_status is not None:
                     self.on_status(self.stats)
+        self._closing.set()  # no more queueing, so the drain below ends even under a flood
         while batch := self._take(timeout_s=0.0):  # commit what already arrived
             self._commit(client, batch)
 
