@@ -42,6 +42,7 @@ from devices.errors import DecodeError
 from devices.frame import Frame
 from devices.mqtt_wire import DeviceEvent, decode_payload, parse_topic
 from ingest.errors import CollectorError
+from ingest.mqtt_diagnose import diagnose, speaks_tls
 from ingest.mqtt_settings import MqttSettings
 from ingest.store import Store
 
@@ -263,6 +264,8 @@ class MqttCollector:
         self._fatal: str | None = None
         self._tracker = SeqTracker(settings.reorder_timeout_s)
         self._sub_mid: int | None = None
+        self._connack = False  # a CONNACK came on the current connection attempt
+        self._early_closes = 0  # connections closed before any CONNACK, in a row
 
     # -- paho side (network thread): stamp and hand off -----------------------------------
     def _on_connect(
@@ -278,6 +281,7 @@ class MqttCollector:
                 self._fatal = f"broker refused the connection: {reason_code}"
             log.warning("mqtt connect refused: %s", reason_code)
             return
+        self._connack, self._early_closes = True, 0
         with self._ack_lock:
             self._gen += 1
         self.stats.connects += 1
@@ -314,6 +318,28 @@ class MqttCollector:
         self.stats.connected = False
         self.subscribed.clear()
         log.info("mqtt disconnected: %s", reason_code)
+        if not self._connack:
+            self._closed_early()
+        self._connack = False
+
+    def _closed_early(self) -> None:
+        """The broker closed the connection before CONNACK: plain MQTT to a TLS port?"""
+        self._early_closes += 1
+        s = self.settings
+        if not s.tls and self._early_closes >= 2 and speaks_tls(s.host, s.port):
+            self._fatal = (
+                f"{s.host}:{s.port} is a TLS port and closes plain MQTT connections:"
+                f" use mqtts://{s.host}:{s.port}"
+            )
+        else:
+            log.warning("mqtt connection closed by the broker before it answered CONNECT")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        """paho could not connect (it retries): find out why, and stop if retrying cannot help."""
+        d = diagnose(self.settings)
+        log.warning("mqtt cannot connect to %s: %s", self.settings.broker, d.why)
+        if d.fatal:
+            self._fatal = f"cannot connect: {d.why}"
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         """Stamp and queue; when the queue is full, wait (paho stops reading the socket, so
@@ -333,6 +359,7 @@ class MqttCollector:
         client = make_client(self.settings, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
