@@ -128,7 +128,22 @@ def _string(path: Path, key: str, value: Any) -> str:
     return value
 
 
-def _sink(path: Path, i: int, raw: Any, base: Path) -> SinkConfig:  # noqa: C901 (to split, issue 12)
+def _positive_int(path: Path, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _err(path, key, f"must be a positive integer, got {value!r}")
+    return value
+
+
+def _sink_value(path: Path, where: str, key: str, value: Any) -> Any:
+    """One checked value of a ``[[sink]]`` table."""
+    if key == "batch_size":
+        return _positive_int(path, f"{where}{key}", value)
+    if key in ("backoff_max_s", "timeout_s"):
+        return _number(path, f"{where}{key}", value, 0.1)
+    return _string(path, f"{where}{key}", value)
+
+
+def _sink(path: Path, i: int, raw: Any, base: Path) -> SinkConfig:
     where = f"sink[{i}]."
     if not isinstance(raw, dict):
         raise _err(path, f"sink[{i}]", "must be a table ([[sink]])")
@@ -139,62 +154,47 @@ def _sink(path: Path, i: int, raw: Any, base: Path) -> SinkConfig:  # noqa: C901
     for key in ("name", "url", *(("db",) if protocol == "v1" else ("org", "bucket"))):
         if key not in raw:
             raise _err(path, f"{where}{key}", "is required")
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key == "batch_size":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise _err(path, f"{where}{key}", f"must be a positive integer, got {value!r}")
-            values[key] = value
-        elif key in ("backoff_max_s", "timeout_s"):
-            values[key] = _number(path, f"{where}{key}", value, 0.1)
-        else:
-            values[key] = _string(path, f"{where}{key}", value)
+    values = {key: _sink_value(path, where, key, value) for key, value in raw.items()}
     for key in ("password_file", "token_file"):
         if key in values:
             values[key] = str(base / values[key])
     return SinkConfig(**values)
 
 
-def load_config(path: str | Path) -> ServeConfig:  # noqa: C901 (to split, issue 12)
-    """Read and validate a serve configuration file.
-
-    Raises
-    ------
-    ConfigError
-        Naming the file and the key, if the file is unreadable, not TOML, or a key is wrong.
-    """
-    p = Path(path)
+def _read_toml(p: Path) -> dict[str, Any]:
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError("config", str(p), f"cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError("config", str(p), f"not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", str(p), f"not valid TOML: {exc}") from exc
+
+
+def _check_tables(p: Path, doc: dict[str, Any]) -> None:
+    """Top-level keys known, required ones present, sections tables with known keys."""
     _check_keys(
         p, "", doc, {"store", "care_plans", "scoring", "status", "sink", "mqtt", "ble", "sessions"}
     )
-    base = p.resolve().parent
     for key in ("store", "care_plans"):
         if key not in doc:
             raise _err(p, key, "is required")
-    scoring = doc.get("scoring", {})
-    status = doc.get("status", {})
-    for name, table, keys in (
-        ("scoring", scoring, {"interval_s", "lookback_days"}),
-        ("status", status, {"interval_s"}),
-        ("mqtt", doc.get("mqtt", {}), None),
-        ("ble", doc.get("ble", {}), None),
-        ("sessions", doc.get("sessions", {}), _SESSION_KEYS),
+    for name, keys in (
+        ("scoring", {"interval_s", "lookback_days"}),
+        ("status", {"interval_s"}),
+        ("mqtt", None),
+        ("ble", None),
+        ("sessions", _SESSION_KEYS),
     ):
+        table = doc.get(name, {})
         if not isinstance(table, dict):
             raise _err(p, name, "must be a table")
         if keys is not None:
             _check_keys(p, f"{name}.", table, keys)
-    lookback = scoring.get("lookback_days", 2)
-    if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 1:
-        raise _err(p, "scoring.lookback_days", f"must be a positive integer, got {lookback!r}")
+
+
+def _sinks(p: Path, doc: dict[str, Any], base: Path) -> tuple[SinkConfig, ...]:
     sinks_raw = doc.get("sink", [])
     if not isinstance(sinks_raw, list):
         raise _err(p, "sink", "must be an array of tables ([[sink]])")
@@ -203,6 +203,25 @@ def load_config(path: str | Path) -> ServeConfig:  # noqa: C901 (to split, issue
     for i, name in enumerate(names):
         if name in names[:i]:
             raise _err(p, f"sink[{i}].name", f"duplicate sink name {name!r}")
+    return sinks
+
+
+def load_config(path: str | Path) -> ServeConfig:
+    """Read and validate a serve configuration file.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and the key, if the file is unreadable, not TOML, or a key is wrong.
+    """
+    p = Path(path)
+    doc = _read_toml(p)
+    _check_tables(p, doc)
+    base = p.resolve().parent
+    scoring = doc.get("scoring", {})
+    status = doc.get("status", {})
+    lookback = _positive_int(p, "scoring.lookback_days", scoring.get("lookback_days", 2))
+    sinks = _sinks(p, doc, base)
     return ServeConfig(
         path=p,
         store=base / _string(p, "store", doc["store"]),

@@ -32,7 +32,6 @@ import importlib.metadata
 import io
 import json
 import re
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -169,58 +168,32 @@ class _Ctx:
         return value
 
 
-def _all_subjects(store: Store) -> list[str]:
-    rows = store.execute(
-        "SELECT subject FROM frames UNION SELECT subject FROM sessions"
-        " UNION SELECT subject FROM daily_summary UNION SELECT subject FROM steps_minute"
-        " UNION SELECT subject FROM walking_bouts UNION SELECT subject FROM scores ORDER BY 1"
-    )
-    return [r[0] for r in rows]
+def _floats(values: Sequence[float | None]) -> np.ndarray:
+    """A float64 column with NaN where a value is missing."""
+    return np.array([np.nan if v is None else v for v in values], np.float64)
 
 
-def _sensitive_strings(store: Store) -> set[str]:
-    """Every raw id in the store that must never appear in an export."""
-    out: set[str] = set()
-    for sql in (
-        "SELECT DISTINCT device FROM frames",
-        "SELECT DISTINCT device FROM gaps",
-        "SELECT DISTINCT subject FROM frames",
-        "SELECT DISTINCT subject FROM sessions",
-        "SELECT DISTINCT session_id FROM sessions",
-        "SELECT DISTINCT subject FROM daily_summary",
-    ):
-        out.update(str(r[0]) for r in store.execute(sql) if r[0])
-    for (meta,) in store.execute("SELECT DISTINCT meta FROM sessions"):
-        try:
-            dev = json.loads(meta).get("device")
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(dev, str) and dev:
-            out.add(dev)
-    return out
+def _pseudonyms(ctx: _Ctx, subject: str, n: int) -> list[str]:
+    """The subject column: ``n`` copies of the subject's pseudonym."""
+    return [subject_pseudonym(ctx.key, subject)] * n
 
 
 # -- tables -------------------------------------------------------------------------------------
 
 
 def _minute(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
-    lo, hi = ctx.bounds(subject)
-    rows = store.execute(
-        "SELECT minute_ns, steps, cadence_spm, wear FROM steps_minute"
-        " WHERE subject=? AND minute_ns>=? AND minute_ns<? ORDER BY minute_ns",
-        (subject, lo, hi),
-    )
-    ns = np.array([r[0] for r in rows], np.int64)
+    rows = store.steps_minutes(subject, *ctx.bounds(subject))
+    ns = np.array([r.minute_ns for r in rows], np.int64)
     tz = ctx.tz(subject)
     return pd.DataFrame(
         {
-            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
+            "subject": _pseudonyms(ctx, subject, len(rows)),
             "time_utc": ns,
             "time_local": _local_times(ns, tz),
             "date_local": _local_dates(ns, tz),
-            "steps": np.array([r[1] for r in rows], np.int64),
-            "cadence_spm": np.array([np.nan if r[2] is None else r[2] for r in rows], np.float64),
-            "wear": np.array([bool(r[3]) for r in rows], bool),
+            "steps": np.array([r.steps for r in rows], np.int64),
+            "cadence_spm": _floats([r.cadence_spm for r in rows]),
+            "wear": np.array([r.wear for r in rows], bool),
         }
     )
 
@@ -228,19 +201,10 @@ def _minute(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
 def _daily(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
     lo = ctx.start.isoformat() if ctx.start else "0000-00-00"
     hi = ctx.end.isoformat() if ctx.end else "9999-99-99"
-    rows = store.execute(
-        "SELECT d.day, d.steps, d.wear_min, d.active_min, d.judgeable, s.composite, s.detail"
-        " FROM daily_summary d LEFT JOIN scores s ON s.subject=d.subject AND s.day=d.day"
-        " WHERE d.subject=? AND d.day>=? AND d.day<=? ORDER BY d.day",
-        (subject, lo, hi),
-    )
+    rows = store.daily_with_scores(subject, lo, hi)
+    days = [r.summary for r in rows]
+    details = [r.detail for r in rows]
     plan = ctx.plans.get(subject)
-    details: list[dict[str, Any]] = []
-    for r in rows:
-        try:
-            details.append(json.loads(r[6]) if r[6] else {})
-        except ValueError:
-            details.append({})
 
     def num(name: str) -> list[float]:
         return [float(d[name]) if d.get(name) is not None else np.nan for d in details]
@@ -250,17 +214,17 @@ def _daily(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
 
     return pd.DataFrame(
         {
-            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
-            "date_local": [r[0] for r in rows],
-            "steps": np.array([r[1] for r in rows], np.int64),
-            "wear_min": np.array([r[2] for r in rows], np.int64),
-            "active_min": np.array([r[3] for r in rows], np.int64),
-            "judgeable": np.array([bool(r[4]) for r in rows], bool),
+            "subject": _pseudonyms(ctx, subject, len(rows)),
+            "date_local": [d.day for d in days],
+            "steps": np.array([d.steps for d in days], np.int64),
+            "wear_min": np.array([d.wear_min for d in days], np.int64),
+            "active_min": np.array([d.active_min for d in days], np.int64),
+            "judgeable": np.array([d.judgeable for d in days], bool),
             "step_goal": pd.array(
-                [plan.step_goal(dt.date.fromisoformat(r[0])) if plan else None for r in rows],
+                [plan.step_goal(dt.date.fromisoformat(d.day)) if plan else None for d in days],
                 dtype="Int64",
             ),
-            "composite": np.array([np.nan if r[5] is None else r[5] for r in rows], np.float64),
+            "composite": _floats([r.composite for r in rows]),
             "exercise_adherence_7d": num("exercise_adherence_7d"),
             "step_attainment_7d": num("step_attainment_7d"),
             "sessions_done": count("sessions_done"),
@@ -274,39 +238,27 @@ def _daily(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
 
 
 def _sessions(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
-    lo, hi = ctx.bounds(subject)
-    rows = store.execute(
-        "SELECT s.session_id, s.exercise, s.plan_entry, s.start_ns, s.end_ns, s.status, s.source,"
-        " s.meta, (SELECT COUNT(*) FROM exercise_sets e WHERE e.session_id=s.session_id),"
-        " (SELECT COUNT(*) FROM repetitions p WHERE p.session_id=s.session_id)"
-        " FROM sessions s WHERE s.subject=? AND s.start_ns>=? AND s.start_ns<?"
-        " ORDER BY s.start_ns, s.session_id",
-        (subject, lo, hi),
-    )
-    start = np.array([r[3] for r in rows], np.int64)
-    end = np.array([r[4] for r in rows], np.int64)
-    synthetic: list[bool | None] = []
-    for r in rows:
-        try:
-            v = json.loads(r[7]).get("synthetic")
-        except (ValueError, AttributeError):
-            v = None
-        synthetic.append(bool(v) if isinstance(v, bool) else None)
+    rows = store.session_summaries(subject, *ctx.bounds(subject))
+    start = np.array([r.start_ns for r in rows], np.int64)
+    end = np.array([r.end_ns for r in rows], np.int64)
+    synthetic = [r.meta.get("synthetic") for r in rows]
     return pd.DataFrame(
         {
-            "session": [session_pseudonym(ctx.key, r[0]) for r in rows],
-            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
-            "exercise": [r[1] if r[1] in ctx.exercises else "other" for r in rows],
-            "plan_entry": [ctx.safe_label(r[2]) for r in rows],
+            "session": [session_pseudonym(ctx.key, r.session_id) for r in rows],
+            "subject": _pseudonyms(ctx, subject, len(rows)),
+            "exercise": [r.exercise if r.exercise in ctx.exercises else "other" for r in rows],
+            "plan_entry": [ctx.safe_label(r.plan_entry) for r in rows],
             "start_utc": start,
             "end_utc": end,
             "date_local": _local_dates(start, ctx.tz(subject)),
             "duration_s": (end - start) / _NS_PER_S,
-            "sets": np.array([r[8] for r in rows], np.int64),
-            "reps": np.array([r[9] for r in rows], np.int64),
-            "status": [ctx.safe_label(r[5]) for r in rows],
-            "source_kind": [_source_kind(r[6]) for r in rows],
-            "synthetic": pd.array(synthetic, dtype="boolean"),
+            "sets": np.array([r.n_sets for r in rows], np.int64),
+            "reps": np.array([r.n_reps for r in rows], np.int64),
+            "status": [ctx.safe_label(r.status) for r in rows],
+            "source_kind": [_source_kind(r.source) for r in rows],
+            "synthetic": pd.array(
+                [v if isinstance(v, bool) else None for v in synthetic], dtype="boolean"
+            ),
         }
     )
 
@@ -318,70 +270,51 @@ def _source_kind(source: str) -> str:
 
 
 def _sets(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
-    lo, hi = ctx.bounds(subject)
-    rows = store.execute(
-        "SELECT e.session_id, e.set_index, e.start_ns, e.end_ns, e.reps FROM exercise_sets e"
-        " JOIN sessions s ON s.session_id=e.session_id"
-        " WHERE s.subject=? AND s.start_ns>=? AND s.start_ns<?"
-        " ORDER BY s.start_ns, s.session_id, e.set_index",
-        (subject, lo, hi),
-    )
-    start = np.array([r[2] for r in rows], np.int64)
-    end = np.array([r[3] for r in rows], np.int64)
+    rows = store.sets_of(subject, *ctx.bounds(subject))
+    start = np.array([r.start_ns for r in rows], np.int64)
+    end = np.array([r.end_ns for r in rows], np.int64)
     return pd.DataFrame(
         {
-            "session": [session_pseudonym(ctx.key, r[0]) for r in rows],
-            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
-            "set_index": np.array([r[1] for r in rows], np.int64),
+            "session": [session_pseudonym(ctx.key, r.session_id) for r in rows],
+            "subject": _pseudonyms(ctx, subject, len(rows)),
+            "set_index": np.array([r.set_index for r in rows], np.int64),
             "start_utc": start,
             "end_utc": end,
             "duration_s": (end - start) / _NS_PER_S,
-            "reps": np.array([r[4] for r in rows], np.int64),
+            "reps": np.array([r.reps for r in rows], np.int64),
         }
     )
 
 
 def _repetitions(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
-    lo, hi = ctx.bounds(subject)
-    rows = store.execute(
-        "SELECT p.session_id, p.set_index, p.rep_index, p.start_ns, p.end_ns, p.duration_s,"
-        " p.rom_deg FROM repetitions p JOIN sessions s ON s.session_id=p.session_id"
-        " WHERE s.subject=? AND s.start_ns>=? AND s.start_ns<?"
-        " ORDER BY s.start_ns, s.session_id, p.set_index, p.rep_index",
-        (subject, lo, hi),
-    )
+    rows = store.repetitions_of(subject, *ctx.bounds(subject))
     return pd.DataFrame(
         {
-            "session": [session_pseudonym(ctx.key, r[0]) for r in rows],
-            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
-            "set_index": np.array([r[1] for r in rows], np.int64),
-            "rep_index": np.array([r[2] for r in rows], np.int64),
-            "start_utc": np.array([r[3] for r in rows], np.int64),
-            "end_utc": np.array([r[4] for r in rows], np.int64),
-            "duration_s": np.array([r[5] for r in rows], np.float64),
-            "rom_deg": np.array([np.nan if r[6] is None else r[6] for r in rows], np.float64),
+            "session": [session_pseudonym(ctx.key, r.session_id) for r in rows],
+            "subject": _pseudonyms(ctx, subject, len(rows)),
+            "set_index": np.array([r.set_index for r in rows], np.int64),
+            "rep_index": np.array([r.rep_index for r in rows], np.int64),
+            "start_utc": np.array([r.start_ns for r in rows], np.int64),
+            "end_utc": np.array([r.end_ns for r in rows], np.int64),
+            "duration_s": np.array([r.duration_s for r in rows], np.float64),
+            "rom_deg": _floats([r.rom_deg for r in rows]),
         }
     )
 
 
 def _bouts(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
-    lo, hi = ctx.bounds(subject)
-    rows = store.execute(
-        "SELECT start_ns, end_ns, steps, cadence_spm FROM walking_bouts"
-        " WHERE subject=? AND start_ns>=? AND start_ns<? ORDER BY start_ns",
-        (subject, lo, hi),
-    )
-    start = np.array([r[0] for r in rows], np.int64)
-    end = np.array([r[1] for r in rows], np.int64)
+    rows = store.bouts(subject, *ctx.bounds(subject))
+    start = np.array([r.start_ns for r in rows], np.int64)
+    end = np.array([r.end_ns for r in rows], np.int64)
     return pd.DataFrame(
         {
-            "subject": [subject_pseudonym(ctx.key, subject)] * len(rows),
+            "subject": _pseudonyms(ctx, subject, len(rows)),
             "start_utc": start,
             "end_utc": end,
             "date_local": _local_dates(start, ctx.tz(subject)),
             "duration_s": (end - start) / _NS_PER_S,
-            "steps": np.array([r[2] for r in rows], np.int64),
-            "cadence_spm": np.array([np.nan if r[3] is None else r[3] for r in rows], np.float64),
+            "steps": np.array([r.steps for r in rows], np.int64),
+            "cadence_spm": _floats([r.cadence_spm for r in rows]),
         }
     )
 
@@ -484,45 +417,151 @@ def _algorithms() -> list[dict[str, Any]]:
 
 def _devices(store: Store, ctx: _Ctx, subject: str) -> list[dict[str, Any]]:
     """Devices of a subject in the range: pseudonym, model label, streams with nominal rates."""
-    lo, hi = ctx.bounds(subject)
-    rows = store.execute(
-        "SELECT device, stream, fs_hz, COUNT(*), SUM(n), MIN(start_ns), MAX(end_ns) FROM frames"
-        " WHERE subject=? AND end_ns>=? AND start_ns<? GROUP BY device, stream, fs_hz"
-        " ORDER BY device, stream, fs_hz",
-        (subject, lo, hi),
-    )
     devices: dict[str, dict[str, Any]] = {}
-    for dev, stream, fs, n_frames, n_samples, t0, t1 in rows:
+    for r in store.device_streams(subject, *ctx.bounds(subject)):
         d = devices.setdefault(
-            dev,
-            {"device": device_pseudonym(ctx.key, dev), "models": [], "streams": []},
+            r.device,
+            {"device": device_pseudonym(ctx.key, r.device), "models": [], "streams": []},
         )
         d["streams"].append(
             {
-                "stream": stream,
-                "fs_hz": fs,
-                "frames": int(n_frames),
-                "samples": int(n_samples),
-                "first_utc": _iso_utc([t0])[0],
-                "last_utc": _iso_utc([t1])[0],
+                "stream": r.stream,
+                "fs_hz": r.fs_hz,
+                "frames": r.frames,
+                "samples": r.samples,
+                "first_utc": _iso_utc([r.first_ns])[0],
+                "last_utc": _iso_utc([r.last_ns])[0],
             }
         )
     for dev, d in devices.items():
-        try:
-            labels = store.execute(
-                "SELECT DISTINCT json_extract(meta, '$.decoder') FROM frames WHERE device=?",
-                (dev,),
-            )
-        except sqlite3.OperationalError:  # SQLite without JSON1: no model labels
-            labels = []
-        d["models"] = sorted(str(v) for (v,) in labels if isinstance(v, str) and _LABEL.match(v))
+        d["models"] = sorted(v for v in store.decoders_of(dev) if _LABEL.match(v))
     return sorted(devices.values(), key=lambda d: str(d["device"]))
 
 
 # -- the export ---------------------------------------------------------------------------------
 
 
-def export(  # noqa: C901 (to split, issue 12)
+def _chosen_subjects(store: Store, subjects: Iterable[str] | None) -> list[str]:
+    """The raw subject ids to export (default all); ConfigError if one is not in the store."""
+    known = store.all_subjects()
+    if subjects is None:
+        return known
+    chosen = sorted(set(subjects))
+    missing = [s for s in chosen if s not in known]
+    if missing:
+        # Name the number, not the ids: error messages end up in logs.
+        raise ConfigError("subject", "--subject", f"{len(missing)} subject(s) not in the store")
+    return chosen
+
+
+def _check_request(fmt: str, start: dt.date | None, end: dt.date | None) -> None:
+    if fmt not in FORMATS:
+        raise ConfigError("export format", fmt, f"must be one of {', '.join(FORMATS)}")
+    if start is not None and end is not None and start > end:
+        raise ConfigError("date range", f"{start}..{end}", "the first day is after the last")
+
+
+def _make_folder(out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    try:
+        private_dir(out)
+    except OSError as exc:
+        raise DataFileError(str(out), f"cannot create folder: {exc.strerror or exc}") from exc
+    return out
+
+
+def _build_tables(
+    store: Store, ctx: _Ctx, chosen: Sequence[str], bar: Progress
+) -> dict[str, list[pd.DataFrame]]:
+    """Every table of every chosen subject, in :data:`TABLES` and subject order."""
+    frames: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+    for subject in chosen:
+        for table in TABLES:
+            frames[table].append(_BUILDERS[table](store, ctx, subject))
+            bar.advance(note=f"{table}")
+    return frames
+
+
+@dataclass
+class _Written:
+    """What has been written so far: files, row counts and the ``tables`` part of info.json."""
+
+    files: list[Path] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
+
+
+def _write_tables(
+    store: Store, ctx: _Ctx, frames: dict[str, list[pd.DataFrame]], out: Path, fmt: str
+) -> _Written:
+    written = _Written()
+    for table in TABLES:
+        parts = [f for f in frames[table] if len(f)]
+        empty = _BUILDERS[table](store, ctx, "\x00no subject\x00").iloc[0:0]
+        df = pd.concat(parts, ignore_index=True) if parts else empty
+        path = out / f"{table}.{fmt}"
+        _write_table(df, path, fmt)
+        written.files.append(path)
+        written.rows[table] = len(df)
+        written.tables[table] = {"file": path.name, "rows": len(df), "columns": list(df.columns)}
+    return written
+
+
+def _write_omh(
+    ctx: _Ctx,
+    chosen: Sequence[str],
+    daily: Sequence[pd.DataFrame],
+    out: Path,
+    created: str,
+    written: _Written,
+) -> None:
+    source = f"adherence-pipeline {package_version()}"
+    omh: list[dict[str, Any]] = []
+    for subject, frame in zip(chosen, daily, strict=True):
+        omh.extend(_omh_records(frame, ctx, subject, created, source))
+    omh_path = out / OMH_FILE
+    write_private(omh_path, json.dumps(omh, indent=1) + "\n")
+    written.files.append(omh_path)
+    written.rows["step_count_omh"] = len(omh)
+    written.tables["step_count_omh"] = {"file": OMH_FILE, "rows": len(omh)}
+
+
+def _subjects_info(
+    store: Store, ctx: _Ctx, chosen: Sequence[str], daily: Sequence[pd.DataFrame]
+) -> dict[str, Any]:
+    """The ``subjects`` part of info.json: time zone, programme, devices, wear per day."""
+    info: dict[str, Any] = {}
+    for subject, frame in zip(chosen, daily, strict=True):
+        plan = ctx.plans.get(subject)
+        info[subject_pseudonym(ctx.key, subject)] = {
+            "timezone": str(ctx.tz(subject)),
+            "programme": plan.programme if plan else None,
+            "devices": _devices(store, ctx, subject),
+            "wear_min_per_day": {
+                d: int(w) for d, w in zip(frame["date_local"], frame["wear_min"], strict=True)
+            },
+        }
+    return info
+
+
+def _parameters(
+    ctx: _Ctx, fmt: str, chosen: Sequence[str], all_subjects: bool, kid: str
+) -> dict[str, Any]:
+    """The ``parameters`` part of info.json: what was asked for, and which key was used."""
+    return {
+        "format": fmt,
+        "from": ctx.start.isoformat() if ctx.start else None,
+        "to": ctx.end.isoformat() if ctx.end else None,
+        "subjects": "all"
+        if all_subjects
+        else sorted(subject_pseudonym(ctx.key, s) for s in chosen),
+        "pseudonym": "HMAC-SHA256(key, namespace:id), 16 hex; s_ subject, x_ session, d_ device",
+        "key_id": kid,
+        "care_plans": bool(ctx.plans),
+    }
+
+
+def export(
     store: Store,
     out_dir: str | Path,
     *,
@@ -569,100 +608,39 @@ def export(  # noqa: C901 (to split, issue 12)
     DataFileError
         The folder cannot be written.
     """
-    if fmt not in FORMATS:
-        raise ConfigError("export format", fmt, f"must be one of {', '.join(FORMATS)}")
-    if start is not None and end is not None and start > end:
-        raise ConfigError("date range", f"{start}..{end}", "the first day is after the last")
+    _check_request(fmt, start, end)
     kid = key_id(key)  # validates the key before anything is written
-    known = _all_subjects(store)
-    if subjects is None:
-        chosen = known
-    else:
-        chosen = sorted(set(subjects))
-        missing = [s for s in chosen if s not in known]
-        if missing:
-            # Name the number, not the ids: error messages end up in logs.
-            raise ConfigError("subject", "--subject", f"{len(missing)} subject(s) not in the store")
+    chosen = _chosen_subjects(store, subjects)
     ctx = _Ctx(
         key=key,
         start=start,
         end=end,
         plans={p.subject: p for p in plans or ()},
-        sensitive=_sensitive_strings(store),
+        sensitive=store.raw_ids(),
         exercises=exercise_ids(),
     )
-    out = Path(out_dir)
-    try:
-        private_dir(out)
-    except OSError as exc:
-        raise DataFileError(str(out), f"cannot create folder: {exc.strerror or exc}") from exc
-
+    out = _make_folder(out_dir)
     bar = Progress(len(chosen) * len(TABLES) + 1, "exporting", enabled=progress)
-    frames: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
-    for subject in chosen:
-        for table in TABLES:
-            frames[table].append(_BUILDERS[table](store, ctx, subject))
-            bar.advance(note=f"{table}")
+    frames = _build_tables(store, ctx, chosen, bar)
     created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    ext = {"csv": "csv", "csv.gz": "csv.gz", "parquet": "parquet"}[fmt]
-    files: list[Path] = []
-    rows: dict[str, int] = {}
-    tables_info: dict[str, Any] = {}
     try:
-        for table in TABLES:
-            parts = [f for f in frames[table] if len(f)]
-            empty = _BUILDERS[table](store, ctx, "\x00no subject\x00").iloc[0:0]
-            df = pd.concat(parts, ignore_index=True) if parts else empty
-            path = out / f"{table}.{ext}"
-            _write_table(df, path, fmt)
-            files.append(path)
-            rows[table] = len(df)
-            tables_info[table] = {"file": path.name, "rows": len(df), "columns": list(df.columns)}
-        source = f"adherence-pipeline {package_version()}"
-        omh: list[dict[str, Any]] = []
-        for subject, daily in zip(chosen, frames["daily"], strict=True):
-            omh.extend(_omh_records(daily, ctx, subject, created, source))
-        omh_path = out / OMH_FILE
-        write_private(omh_path, json.dumps(omh, indent=1) + "\n")
-        files.append(omh_path)
-        rows["step_count_omh"] = len(omh)
-        tables_info["step_count_omh"] = {"file": OMH_FILE, "rows": len(omh)}
-
-        subjects_info: dict[str, Any] = {}
-        for subject, daily in zip(chosen, frames["daily"], strict=True):
-            pseudo = subject_pseudonym(key, subject)
-            plan = ctx.plans.get(subject)
-            subjects_info[pseudo] = {
-                "timezone": str(ctx.tz(subject)),
-                "programme": plan.programme if plan else None,
-                "devices": _devices(store, ctx, subject),
-                "wear_min_per_day": {
-                    d: int(w) for d, w in zip(daily["date_local"], daily["wear_min"], strict=True)
-                },
-            }
+        written = _write_tables(store, ctx, frames, out, fmt)
+        _write_omh(ctx, chosen, frames["daily"], out, created, written)
         info = {
             "format": EXPORT_FORMAT,
             "created_utc": created,
             "software": {"name": "adherence-pipeline", "version": package_version()},
-            "parameters": {
-                "format": fmt,
-                "from": start.isoformat() if start else None,
-                "to": end.isoformat() if end else None,
-                "subjects": sorted(subject_pseudonym(key, s) for s in chosen)
-                if subjects is not None
-                else "all",
-                "pseudonym": "HMAC-SHA256(key, namespace:id), 16 hex; s_ subject, x_ session, d_ device",
-                "key_id": kid,
-                "care_plans": bool(ctx.plans),
-            },
+            "parameters": _parameters(ctx, fmt, chosen, subjects is None, kid),
             "algorithms": _algorithms(),
-            "tables": tables_info,
-            "subjects": subjects_info,
+            "tables": written.tables,
+            "subjects": _subjects_info(store, ctx, chosen, frames["daily"]),
         }
         info_path = out / INFO_FILE
         write_private(info_path, json.dumps(info, indent=1, sort_keys=False) + "\n")
-        files.append(info_path)
+        written.files.append(info_path)
     except OSError as exc:
         raise DataFileError(str(out), f"cannot write: {exc.strerror or exc}") from exc
     bar.advance(note="info")
-    return ExportResult(out, files, rows, sorted(subject_pseudonym(key, s) for s in chosen))
+    return ExportResult(
+        out, written.files, written.rows, sorted(subject_pseudonym(key, s) for s in chosen)
+    )

@@ -1,7 +1,11 @@
 """InfluxDB line protocol for adherence results: pure functions, no I/O.
 
-The schema is documented in ``docs/influxdb.md``. Rules, from the project's REFERENCE (storage
-conventions) and the InfluxDB line-protocol reference
+The schema is documented in ``docs/influxdb.md``. Rules, from InfluxDB's schema design guide
+(https://docs.influxdata.com/influxdb/v1/concepts/schema_and_data_layout/: tags for what is
+grouped or filtered by, no unbounded values such as ids in tags; 1.x limits a database to
+1,000,000 series and a tag to 100,000 values by default, ``max-series-per-database`` and
+``max-values-per-tag`` in https://docs.influxdata.com/influxdb/v1/administration/config/) and
+the line-protocol reference
 (https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/):
 
 * Tags are only ``subject`` (pseudonymous), ``programme`` and ``exercise`` (the exercise library's
@@ -80,6 +84,17 @@ def line(
 
     Tags are sorted by key (the order InfluxDB prefers). ``t_ns`` is UTC nanoseconds; send with
     precision ``ns`` (v2) / ``n`` (v1).
+
+    Examples
+    --------
+    Spaces and commas in tags are escaped with a backslash, integers get the ``i`` suffix and
+    NaN is left out (line-protocol reference, "Special characters" and "Data types"):
+
+    >>> line("adherence_daily", {"subject": "P 1", "programme": "a,b"},
+    ...      {"composite": 65.0, "streak_days": 3, "trend_7d": float("nan")}, 1_000)
+    'adherence_daily,programme=a\\\\,b,subject=P\\\\ 1 composite=65.0,streak_days=3i 1000'
+    >>> line("adherence_daily", {"subject": "P1"}, {"trend_7d": None}, 1_000) is None
+    True
     """
     parts = [f"{_esc_key(k)}={v}" for k, raw in fields.items() if (v := _field(raw)) is not None]
     if not parts:

@@ -3,13 +3,17 @@
 Two protocols:
 
 * :class:`InfluxV1Sink` - the InfluxDB 1.x HTTP API, ``POST /write?db=&rp=&precision=n`` with basic
-  auth (stdlib ``urllib``; 1.x answers the v2 ``Token`` header with 401, REFERENCE).
+  auth (stdlib ``urllib``). The 1.x API takes basic auth or ``u``/``p`` query parameters
+  (https://docs.influxdata.com/influxdb/v1/api/write/); influxd 1.6.7 answers the v2
+  ``Token user:pass`` header with 401 (measured on influxd 1.6.7, the server the tests run).
 * :class:`InfluxV2Sink` - the InfluxDB v2 API ``/api/v2/write`` through the stock influxdb-client,
-  ``WriteApi`` in SYNCHRONOUS mode with ``retries=False``: no batching (it loses points on exit,
-  REFERENCE), no retries in the client (the outbox retries, durably).
+  ``WriteApi`` in SYNCHRONOUS mode with ``retries=False``: no batching (batched points are only
+  flushed by ``close()``, so an exit or a kill loses them: the client's README, "Writes", and
+  https://github.com/influxdata/influxdb-client-python/issues/504), no retries in the client (the
+  outbox retries, durably).
 
 Contract of a sink (:class:`Sink`): ``write(lines)`` sends all lines in one request and returns
-only when the server answered 2xx; otherwise it raises :class:`devices.errors.SinkError`:
+only when the server answered 2xx; otherwise it raises :class:`adherence.errors.SinkError`:
 
 ==========================  ===========  ================================================
 answer                      permanent    what the outbox sender does
@@ -127,8 +131,9 @@ class InfluxV1Sink:
 
     Notes
     -----
-    Timestamps are nanoseconds: ``precision=n``. (Never ``us``: 1.6 silently reads it as ns;
-    the 1.x spellings are ``n``, ``u``, ``ms``, ``s``, REFERENCE.)
+    Timestamps are nanoseconds: ``precision=n``. (Never ``us``: 1.6.7 silently reads it as ns,
+    measured; the 1.x spellings are ``n``, ``u``, ``ms``, ``s``, ``m``, ``h``:
+    https://docs.influxdata.com/influxdb/v1/api/write/.)
     """
 
     def __init__(

@@ -22,12 +22,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from adherence.found_sessions import find_sessions, plan_exercises
+from adherence.plan import CarePlan
 from adherence.progress import Progress
 from devices.errors import AdherenceError, DataFileError
 from devices.frame import StreamKind
@@ -248,6 +250,7 @@ def derive(
     days: Sequence[dt.date] = (),
     start_ns: int | None = None,
     end_ns: int | None = None,
+    exercises: Sequence[str] = (),
 ) -> DeriveResult:
     """Compute steps per minute, walking bouts, sessions and daily summaries for ``subject``.
 
@@ -255,21 +258,96 @@ def derive(
     even without any data: 0 wear minutes, not judgeable - "not worn", never "inactive".
     ``start_ns``/``end_ns`` (UTC ns) limit the work to a window (``adherence serve`` redoes the
     last days only); daily rows are then written only for local days that start inside it.
-    Results are upserts, so running it again gives the same tables.
+    Results are upserts, so running it again gives the same tables. IMU frames outside any
+    session become found sessions (:mod:`adherence.found_sessions`), named after the library
+    exercise among ``exercises`` (the care plan's) that they most resemble.
     """
     register_event_sessions(store, subject)
-    sessions = store.sessions(subject)
-    minute_steps: dict[int, int] = defaultdict(int)
-    worn_minutes: set[int] = set()
-    bouts: list[tuple[int, int, int, float | None]] = []
-    counted = 0
-    devices = [
-        r[0]
-        for r in store.execute(
-            "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=?", (subject, "accel")
-        )
+    find_sessions(store, subject, exercises=exercises, start_ns=start_ns, end_ns=end_ns)
+    steps = _accel_steps(store, subject, store.sessions(subject), start_ns, end_ns)
+    minute_rows = [
+        (m, k, float(k) if k else None, m in steps.worn_minutes)
+        for m, k in sorted(steps.minute_steps.items())
     ]
-    for device in devices:
+    store.put_steps_minute(subject, minute_rows)
+    store.put_bouts(subject, steps.bouts)
+
+    n_sessions, n_reps = _count_sessions(store, subject)
+    rows = _daily_rows(store, subject, tz, steps.minute_steps, steps.worn_minutes, start_ns, end_ns)
+    # Days without any data: "not worn" rows, unless the day already has a summary (written by
+    # an earlier run or by another source) - no data now is no reason to forget it.
+    seen = {r[0] for r in rows} | store.summary_days(subject)
+    rows += [(d.isoformat(), 0, 0, 0, False) for d in days if d.isoformat() not in seen]
+    rows = _in_window(rows, tz, start_ns, end_ns)
+    store.put_daily_summary(subject, sorted(rows))
+    return DeriveResult(
+        subject, steps.counted, len(minute_rows), len(steps.bouts), len(rows), n_sessions, n_reps
+    )
+
+
+@dataclass
+class _AccelSteps:
+    """Steps counted from raw acceleration: per UTC minute (start ns), worn minutes, bouts
+    (start_ns, end_ns, steps, cadence_spm) and the total."""
+
+    minute_steps: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    worn_minutes: set[int] = field(default_factory=set)
+    bouts: list[tuple[int, int, int, float | None]] = field(default_factory=list)
+    counted: int = 0
+
+    def add_segment(self, ts: np.ndarray, xs: np.ndarray) -> None:
+        """Count one gap-free segment (UTC ns, acceleration in g) resampled to STEP_FS_HZ."""
+        grid_ns, grid = resample_uniform(ts, xs, STEP_FS_HZ)
+        res = count_steps(grid, STEP_FS_HZ, nan_policy="gap")
+        self.counted += res.count
+        start = int(grid_ns[0])
+        spm = steps_per_minute(res.step_times_s, start, end_ns=int(grid_ns[-1]) + 1)
+        for m, k in zip(spm.minute_start_ns.tolist(), spm.steps.tolist(), strict=True):
+            self.minute_steps[m] += k
+        wear = detect_wear(grid, STEP_FS_HZ, start_ns=start)  # NaN minutes: not worn
+        for k, w in enumerate(wear.wear.tolist()):
+            if w:
+                self.worn_minutes.add((start + k * NS_PER_MIN) // NS_PER_MIN * NS_PER_MIN)
+        for b in walking_bouts(res.step_times_s):
+            self.bouts.append(
+                (
+                    start + round(b.start_s * NS_PER_S),
+                    start + round(b.end_s * NS_PER_S),
+                    b.steps,
+                    b.cadence_spm,
+                )
+            )
+
+
+def derive_plan_days(store: Store, plan: CarePlan, first: dt.date, last: dt.date) -> DeriveResult:
+    """:func:`derive` ``plan``'s subject over its programme days from ``first`` to ``last``.
+
+    ``first`` and ``last`` are local days in the plan's time zone, both included; the UTC window
+    runs from the start of ``first`` to the end of ``last``, and found sessions are named after
+    the plan's exercises. ``adherence score`` and ``adherence serve`` derive this way.
+    """
+    return derive(
+        store,
+        plan.subject,
+        plan.tz,
+        days=[d for d in plan.days() if first <= d <= last],
+        start_ns=plan.day_bounds_ns(first)[0],
+        end_ns=plan.day_bounds_ns(last)[1],
+        exercises=plan_exercises(plan),
+    )
+
+
+def _accel_steps(
+    store: Store,
+    subject: str,
+    sessions: Sequence[SessionRecord],
+    start_ns: int | None,
+    end_ns: int | None,
+) -> _AccelSteps:
+    """Steps of every accelerometer of ``subject`` outside exercise sessions, in segments of
+    at least 5 s without pauses longer than SEGMENT_GAP_S."""
+    out = _AccelSteps()
+    for device in store.devices_of(subject, StreamKind.ACCEL.value):
         t_ns, acc = store.read_stream(
             subject, StreamKind.ACCEL, device=device, start_ns=start_ns, end_ns=end_ns
         )
@@ -279,76 +357,41 @@ def derive(
             ts, xs = t_ns[seg], acc[seg]
             if ts.size < 2 or (ts[-1] - ts[0]) < 5 * NS_PER_S:
                 continue
-            grid_ns, grid = resample_uniform(ts, xs, STEP_FS_HZ)
-            res = count_steps(grid, STEP_FS_HZ, nan_policy="gap")
-            counted += res.count
-            start = int(grid_ns[0])
-            spm = steps_per_minute(res.step_times_s, start, end_ns=int(grid_ns[-1]) + 1)
-            for m, k in zip(spm.minute_start_ns.tolist(), spm.steps.tolist(), strict=True):
-                minute_steps[m] += k
-            wear = detect_wear(grid, STEP_FS_HZ, start_ns=start)  # NaN minutes: not worn
-            for k, w in enumerate(wear.wear.tolist()):
-                if w:
-                    worn_minutes.add((start + k * NS_PER_MIN) // NS_PER_MIN * NS_PER_MIN)
-            for b in walking_bouts(res.step_times_s):
-                bouts.append(
-                    (
-                        start + round(b.start_s * NS_PER_S),
-                        start + round(b.end_s * NS_PER_S),
-                        b.steps,
-                        b.cadence_spm,
-                    )
-                )
-    minute_rows = [
-        (m, k, float(k) if k else None, m in worn_minutes) for m, k in sorted(minute_steps.items())
-    ]
-    store.put_steps_minute(subject, minute_rows)
-    store.put_bouts(subject, bouts)
+            out.add_segment(ts, xs)
+    return out
 
-    n_sessions, n_reps = _count_sessions(store, subject)
-    rows = _daily_rows(store, subject, tz, minute_steps, worn_minutes, start_ns, end_ns)
-    # Days without any data: "not worn" rows, unless the day already has a summary (written by
-    # an earlier run or by another source) - no data now is no reason to forget it.
-    seen = {r[0] for r in rows} | {
-        r[0] for r in store.execute("SELECT day FROM daily_summary WHERE subject=?", (subject,))
-    }
-    rows += [(d.isoformat(), 0, 0, 0, False) for d in days if d.isoformat() not in seen]
+
+def _in_window(
+    rows: list[tuple[str, int, int, int, bool]],
+    tz: ZoneInfo,
+    start_ns: int | None,
+    end_ns: int | None,
+) -> list[tuple[str, int, int, int, bool]]:
+    """The daily rows whose local day starts inside [start_ns, end_ns) (UTC ns, None: open)."""
     if start_ns is not None:
         first = _local_day(start_ns, tz)
         rows = [r for r in rows if r[0] >= first]
     if end_ns is not None:
         last = _local_day(end_ns - 1, tz)
         rows = [r for r in rows if r[0] <= last]
-    store.put_daily_summary(subject, sorted(rows))
-    return DeriveResult(
-        subject, counted, len(minute_rows), len(bouts), len(rows), n_sessions, n_reps
-    )
+    return rows
 
 
 def _local_day(t_ns: int, tz: ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(t_ns / NS_PER_S, tz=tz).date().isoformat()
 
 
-def _daily_rows(
-    store: Store,
-    subject: str,
-    tz: ZoneInfo,
-    minute_steps: dict[int, int],
-    worn_minutes: set[int],
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-) -> list[tuple[str, int, int, int, bool]]:
+_DayTotals = tuple[dict[str, int], dict[str, float], dict[str, int]]
+
+
+def _pedometer_days(
+    store: Store, subject: str, tz: ZoneInfo, start_ns: int | None, end_ns: int | None
+) -> _DayTotals:
+    """Per local day from the pedometers' totals: steps, worn minutes, active minutes."""
     ped_steps: dict[str, int] = defaultdict(int)
     ped_wear: dict[str, float] = defaultdict(float)
     ped_active: dict[str, int] = defaultdict(int)
-    devices = [
-        r[0]
-        for r in store.execute(
-            "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=?",
-            (subject, "step_total"),
-        )
-    ]
-    for device in devices:
+    for device in store.devices_of(subject, StreamKind.STEP_TOTAL.value):
         # one day of history before the window, so its first interval is complete
         t_ns, tot = store.read_stream(
             subject,
@@ -368,6 +411,21 @@ def _daily_rows(
                 ped_wear[day] += minutes
                 if k / max(minutes, 1e-9) >= WALKING_MIN_STEPS:
                     ped_active[day] += round(minutes)
+    return ped_steps, ped_wear, ped_active
+
+
+def _daily_rows(
+    store: Store,
+    subject: str,
+    tz: ZoneInfo,
+    minute_steps: dict[int, int],
+    worn_minutes: set[int],
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> list[tuple[str, int, int, int, bool]]:
+    """Daily rows (day, steps, wear_min, active_min, judgeable): the pedometer's figures on
+    days it was worn, else those counted from acceleration (the daily steps rule)."""
+    ped_steps, ped_wear, ped_active = _pedometer_days(store, subject, tz, start_ns, end_ns)
     acc_steps: dict[str, int] = defaultdict(int)
     acc_active: dict[str, int] = defaultdict(int)
     for m, k in minute_steps.items():

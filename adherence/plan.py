@@ -6,7 +6,7 @@ weekly progression, over a programme of a fixed number of days in the subject's 
 format is described field by field in ``docs/care_plan.md``.
 
 Validation happens once, at the edge (:func:`load_plans` / :func:`parse_plans`); a wrong plan
-raises :class:`devices.errors.PlanError` naming the file and the field path, e.g.
+raises :class:`adherence.errors.PlanError` naming the file and the field path, e.g.
 ``plans[0].sessions[1].weekdays[2]``. Unknown keys are refused too, so that a misspelt optional
 field is not silently ignored.
 """
@@ -23,11 +23,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adherence.errors import PlanError
+from devices import schemas
 
 __all__ = [
     "FORMAT",
     "WEEKDAYS",
     "CarePlan",
+    "CoachingPrescription",
+    "Components",
+    "PerWeekPrescription",
+    "SymptomPrescription",
     "PlannedSession",
     "PrescribedExercise",
     "StepGoal",
@@ -44,6 +49,11 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_LENGTH_DAYS = 3660
 MAX_SETS = 50
 MAX_REPS = 500
+#: Bounds of the programme components (``components`` object of a plan).
+MAX_PER_WEEK = 50
+MAX_MINUTES = 600
+MAX_EVERY_DAYS = 365
+COACHING_CHANNELS = ("any", "call", "message")
 
 
 def exercise_ids() -> frozenset[str]:
@@ -87,6 +97,48 @@ class StepGoal:
 
 
 @dataclass(frozen=True, slots=True)
+class PerWeekPrescription:
+    """``per_week`` completions a week (count); ``minutes`` each, where prescribed (minutes)."""
+
+    per_week: int
+    minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CoachingPrescription:
+    """At least one coaching contact every ``every_days`` days, over ``channel`` (any, call or
+    message)."""
+
+    every_days: int
+    channel: str = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class SymptomPrescription:
+    """Symptom reports asked for: a daily pain NRS and/or a PEG every ``peg_every_days`` days."""
+
+    pain_daily: bool = False
+    peg_every_days: int | None = None
+
+    @property
+    def asks_for_reports(self) -> bool:
+        """True if the plan asks for any symptom report."""
+        return self.pain_daily or self.peg_every_days is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """The programme components a plan prescribes besides exercise and steps (``None``: not
+    prescribed)."""
+
+    education: PerWeekPrescription | None = None
+    cbt: PerWeekPrescription | None = None
+    mindfulness: PerWeekPrescription | None = None
+    coaching: CoachingPrescription | None = None
+    symptoms: SymptomPrescription | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CarePlan:
     """One subject's validated care plan.
 
@@ -106,6 +158,9 @@ class CarePlan:
         Weekly schedule.
     goal : StepGoal
         Daily step goal and progression.
+    components : Components or None
+        Education, CBT, mindfulness, coaching and symptom prescriptions; ``None`` for a plan
+        without a ``components`` object (scored exactly as before they existed).
     """
 
     subject: str
@@ -116,6 +171,7 @@ class CarePlan:
     tz: ZoneInfo
     sessions: tuple[PlannedSession, ...]
     goal: StepGoal
+    components: Components | None = None
 
     @property
     def end_date(self) -> dt.date:
@@ -275,12 +331,65 @@ def _parse_goal(ctx: _Ctx, raw: Any, field: str) -> StepGoal:
     return StepGoal(start, inc, cap)
 
 
+def _parse_per_week(ctx: _Ctx, raw: Any, field: str, *, minutes: bool) -> PerWeekPrescription:
+    obj = ctx.obj(raw, field, {"per_week"}, {"minutes"} if minutes else set())
+    per_week = ctx.integer(obj["per_week"], f"{field}.per_week", 1, MAX_PER_WEEK)
+    mins = None
+    if obj.get("minutes") is not None:
+        mins = ctx.integer(obj["minutes"], f"{field}.minutes", 1, MAX_MINUTES)
+    return PerWeekPrescription(per_week, mins)
+
+
+def _parse_coaching(ctx: _Ctx, raw: Any, field: str) -> CoachingPrescription:
+    obj = ctx.obj(raw, field, {"every_days"}, {"channel"})
+    every = ctx.integer(obj["every_days"], f"{field}.every_days", 1, MAX_EVERY_DAYS)
+    channel = obj.get("channel", "any")
+    if channel not in COACHING_CHANNELS:
+        raise ctx.err(
+            f"{field}.channel", f"must be one of {', '.join(COACHING_CHANNELS)}, got {channel!r}"
+        )
+    return CoachingPrescription(every, channel)
+
+
+def _parse_symptoms(ctx: _Ctx, raw: Any, field: str) -> SymptomPrescription:
+    obj = ctx.obj(raw, field, set(), {"pain_daily", "peg_every_days"})
+    daily = obj.get("pain_daily", False)
+    if not isinstance(daily, bool):
+        raise ctx.err(f"{field}.pain_daily", f"must be true or false, got {daily!r}")
+    peg = None
+    if obj.get("peg_every_days") is not None:
+        peg = ctx.integer(obj["peg_every_days"], f"{field}.peg_every_days", 1, MAX_EVERY_DAYS)
+    return SymptomPrescription(daily, peg)
+
+
+def _parse_components(ctx: _Ctx, raw: Any, field: str) -> Components:
+    obj = ctx.obj(raw, field, set(), {"education", "cbt", "mindfulness", "coaching", "symptoms"})
+    per_week = {
+        name: _parse_per_week(ctx, obj[name], f"{field}.{name}", minutes=name != "education")
+        for name in ("education", "cbt", "mindfulness")
+        if name in obj
+    }
+    coaching = (
+        _parse_coaching(ctx, obj["coaching"], f"{field}.coaching") if "coaching" in obj else None
+    )
+    symptoms = (
+        _parse_symptoms(ctx, obj["symptoms"], f"{field}.symptoms") if "symptoms" in obj else None
+    )
+    return Components(
+        per_week.get("education"),
+        per_week.get("cbt"),
+        per_week.get("mindfulness"),
+        coaching,
+        symptoms,
+    )
+
+
 def _parse_plan(ctx: _Ctx, raw: Any, field: str) -> CarePlan:
     obj = ctx.obj(
         raw,
         field,
         {"subject", "programme", "start_date", "length_days", "timezone", "sessions", "step_goal"},
-        {"notes"},
+        {"notes", "components"},
     )
     subject = ctx.ident(obj["subject"], f"{field}.subject")
     programme = ctx.ident(obj["programme"], f"{field}.programme")
@@ -309,7 +418,12 @@ def _parse_plan(ctx: _Ctx, raw: Any, field: str) -> CarePlan:
         ids.add(ps.id)
         sessions.append(ps)
     goal = _parse_goal(ctx, obj["step_goal"], f"{field}.step_goal")
-    return CarePlan(subject, programme, start, length, tz_name, tz, tuple(sessions), goal)
+    components = None
+    if "components" in obj:
+        components = _parse_components(ctx, obj["components"], f"{field}.components")
+    return CarePlan(
+        subject, programme, start, length, tz_name, tz, tuple(sessions), goal, components
+    )
 
 
 def parse_plans(doc: Any, path: str = "<memory>") -> list[CarePlan]:
@@ -341,6 +455,11 @@ def parse_plans(doc: Any, path: str = "<memory>") -> list[CarePlan]:
             )
         subjects.add(plan.subject)
         plans.append(plan)
+    problem = schemas.first_problem("care-plan-1", doc)
+    if problem is not None:  # the loader's own checks came first: their messages are sharper
+        raise ctx.err(
+            problem.field or "(document)", f"does not match schema care-plan-1: {problem.why}"
+        )
     return plans
 
 

@@ -20,7 +20,9 @@ line (it would show in ``ps`` and the shell history). Only a key *id* (:func:`ke
 8 hex characters of SHA-256 of the key) is written into an export's info record, to tell which
 key made it; the key cannot be recovered from it.
 
-Reference: RFC 2104 (HMAC); the project's REFERENCE, "Storage and export conventions".
+References: RFC 2104 (HMAC); ENISA, *Pseudonymisation techniques and best practices* (2019),
+keyed hash functions with a secret key kept apart from the data; GDPR Recital 26 (pseudonymised
+data is still personal data).
 """
 
 from __future__ import annotations
@@ -70,6 +72,16 @@ def pseudonym(key: bytes, namespace: str, value: str) -> str:
     Returns ``prefix + 16 hex characters`` of HMAC-SHA256(key, ``namespace:value``) (UTF-8).
     Raises :class:`ConfigError` for a key shorter than :data:`MIN_KEY_BYTES` bytes or an unknown
     namespace.
+
+    Examples
+    --------
+    >>> import hashlib, hmac
+    >>> key = bytes(range(32))
+    >>> mac = hmac.new(key, b"subject:P001", hashlib.sha256).hexdigest()
+    >>> pseudonym(key, "subject", "P001") == "s_" + mac[:16]
+    True
+    >>> pseudonym(key, "device", "P001") == pseudonym(key, "subject", "P001")
+    False
     """
     if namespace not in _PREFIX:
         raise ConfigError("pseudonym", namespace, f"unknown namespace; known: {sorted(_PREFIX)}")

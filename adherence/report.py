@@ -18,11 +18,13 @@ import datetime as dt
 import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from adherence.outcomes import daily_pain_values
 from adherence.plan import CarePlan
-from adherence.scoring import LOW_ADHERENCE, DayScore, score_plan
+from adherence.programme_data import ProgrammeResult, evaluate_and_flag, load_inputs
+from adherence.scoring import LOW_ADHERENCE, DayScore, score_plan, summaries_by_day
 from devices.errors import DataFileError
 from devices.files import write_private
 from ingest.store import Store
@@ -54,6 +56,7 @@ _COLORS = {
     "planned": "#d5dde8",
     "done": "#2e8b57",
     "grid": "#e3e7ed",
+    "pain": "#8e44ad",
     "axis": "#5b6470",
 }
 _RISK_COLORS = {"high": "#c0392b", "no data": "#7f8c8d", "medium": "#d9822b", "low": "#2e8b57"}
@@ -71,6 +74,10 @@ class PatientView:
     plan: CarePlan
     days: list[DayScore]
     risk: str
+    programme: ProgrammeResult | None = None
+    """Whole-programme figures (components, pain outcomes); ``None`` before the start."""
+    pain_by_day: dict[dt.date, float] = field(default_factory=dict)
+    """The day values of pain NRS (0-10) the outcomes are computed from (``docs/scoring.md``)."""
 
     @property
     def latest(self) -> DayScore | None:
@@ -108,19 +115,6 @@ def risk_level(day: DayScore | None) -> str:
     return "low"
 
 
-def _summaries(
-    store: Store, plan: CarePlan, last: dt.date
-) -> dict[dt.date, tuple[int, int, int, bool]]:
-    rows = store.execute(
-        "SELECT day, steps, wear_min, active_min, judgeable FROM daily_summary"
-        " WHERE subject=? AND day>=? AND day<=?",
-        (plan.subject, plan.start_date.isoformat(), last.isoformat()),
-    )
-    return {
-        dt.date.fromisoformat(r[0]): (int(r[1]), int(r[2]), int(r[3]), bool(r[4])) for r in rows
-    }
-
-
 def patient_views(
     store: Store, plans: Sequence[CarePlan], *, today: dt.date | None = None
 ) -> list[PatientView]:
@@ -135,9 +129,13 @@ def patient_views(
             lo, _ = plan.day_bounds_ns(plan.start_date)
             _, hi = plan.day_bounds_ns(last)
             sessions = store.sessions(plan.subject, lo, hi)
-            days = score_plan(plan, sessions, _summaries(store, plan, last), today=now_day)
+            summaries = summaries_by_day(store, plan.subject, plan.start_date, last)
+            days = score_plan(plan, sessions, summaries, today=now_day)
+        programme = bool(days) and plan.components is not None  # old plans: as before
+        prog = evaluate_and_flag(store, plan, days) if programme else None  # adds pain flags
+        pain = daily_pain_values(plan, load_inputs(store, plan, last).pain) if programme else {}
         latest = days[-1] if days else None
-        views.append(PatientView(plan, days, risk_level(latest)))
+        views.append(PatientView(plan, days, risk_level(latest), prog, pain))
     return sorted(views, key=PatientView.sort_key)
 
 
@@ -289,14 +287,15 @@ def steps_chart(days: Sequence[DayScore]) -> str:
     w = f.slot() * 0.7
     goal_pts = []
     for i, d in enumerate(days):
-        if d.steps is not None:
-            color = _COLORS["bar"] if d.judgeable else _COLORS["bar_unjudged"]
+        if d.judgeable and d.steps is not None:
             y = f.y(d.steps)
             body.append(
                 f'<rect x="{f.cx(i) - w / 2:.1f}" y="{y:.1f}" width="{w:.1f}"'
-                f' height="{f.y0 - y:.1f}" fill="{color}"><title>{_e(d.day.isoformat())}:'
+                f' height="{f.y0 - y:.1f}" fill="{_COLORS["bar"]}"><title>{_e(d.day.isoformat())}:'
                 f" {d.steps} steps, goal {d.step_goal}</title></rect>"
             )
+        elif not d.pending:
+            body.append(_unjudged_bar(f, i, w, d))
         x0, x1 = f.cx(i) - f.slot() / 2, f.cx(i) + f.slot() / 2
         gy = f.y(d.step_goal)
         goal_pts.append(f"{x0:.1f},{gy:.1f} {x1:.1f},{gy:.1f}")
@@ -308,9 +307,25 @@ def steps_chart(days: Sequence[DayScore]) -> str:
     return _svg("Daily steps against goal", body, "steps") + _legend(
         [
             (_COLORS["bar"], "box", "steps"),
-            (_COLORS["bar_unjudged"], "box", "steps, too little wear to judge"),
+            (_COLORS["bar_unjudged"], "box", "too little wear to judge (not a zero)"),
             (_COLORS["goal"], "line", "daily goal"),
         ]
+    )
+
+
+def _unjudged_bar(f: _Frame, i: int, w: float, d: DayScore) -> str:
+    """A pale full-height column for a day with too little wear to judge: never a zero bar.
+
+    The column reaches the day's goal so it is seen even when no step was counted; its tooltip
+    gives the steps counted and the wear minutes.
+    """
+    y = f.y(d.step_goal)
+    worn = "no wear" if not d.wear_min else f"{d.wear_min} min worn"
+    counted = "no data" if d.steps is None else f"{d.steps} steps counted"
+    return (
+        f'<rect x="{f.cx(i) - w / 2:.1f}" y="{y:.1f}" width="{w:.1f}" height="{f.y0 - y:.1f}"'
+        f' fill="{_COLORS["bar_unjudged"]}" data-unjudged="1"><title>{_e(d.day.isoformat())}:'
+        f" too little wear to judge ({worn}, {counted})</title></rect>"
     )
 
 
@@ -360,6 +375,79 @@ def sessions_chart(days: Sequence[DayScore]) -> str:
     )
 
 
+def pain_chart(
+    days: Sequence[DayScore], pain_by_day: dict[dt.date, float], baseline: float | None
+) -> str:
+    """SVG: the day values of pain NRS (0-10, a line; a gap where no report) against the
+    baseline (dashed) and the clinically important improvement line (baseline - max(2 points,
+    30 %), dotted)."""
+    f = _Frame(len(days), 10.0)
+    body = _axes(f, [d.day for d in days], "pain NRS 0-10")
+    legend = [(_COLORS["pain"], "line", "pain, day value")]
+    if baseline is not None:
+        target = baseline - max(2.0, 0.3 * baseline)
+        for value, dash, color in (
+            (baseline, "5 3", _COLORS["axis"]),
+            (target, "2 3", _COLORS["exercise"]),
+        ):
+            if value >= 0:
+                y = f.y(value)
+                body.append(
+                    f'<line x1="{f.x0}" y1="{y:.1f}" x2="{f.x1}" y2="{y:.1f}" stroke="{color}"'
+                    f' stroke-dasharray="{dash}"/>'
+                )
+        legend += [
+            (_COLORS["axis"], "dash", f"baseline {baseline:.1f}"),
+            (_COLORS["exercise"], "dash", "clinically important improvement"),
+        ]
+    body += _polyline(f, [pain_by_day.get(d.day) for d in days], _COLORS["pain"], False)
+    return _svg("Pain against baseline", body, "pain") + _legend(legend)
+
+
+_COMPONENT_LABELS = {
+    "exercise": "exercise sessions",
+    "steps": "step goal",
+    "education": "education items",
+    "cbt": "CBT modules",
+    "mindfulness": "mindfulness",
+    "coaching": "coaching contacts",
+    "symptoms_pain": "pain reports",
+    "symptoms_peg": "PEG reports",
+}
+
+
+def components_table(v: PatientView) -> str:
+    """The latest day's programme components: adherence, done against expected, window."""
+    res = v.programme
+    if res is None or not res.days or not res.days[-1].components:
+        return ""
+    day = res.days[-1]
+    rows = "".join(
+        f"<tr><td>{_e(_COMPONENT_LABELS.get(c.component, c.component))}</td>"
+        f'<td class="num">{_fmt_pct(c.adherence)}</td>'
+        f'<td class="num">{c.done:g} of {"–" if c.expected is None else f"{c.expected:.3g}"}</td>'
+        f'<td class="num">{c.window_days} d</td></tr>'
+        for c in day.components
+    )
+    comp = "–" if day.programme_composite is None else f"{day.programme_composite:.1f}"
+    return (
+        '<table class="components" data-table="components"><thead><tr><th>component</th>'
+        "<th>adherence</th><th>done</th><th>window</th></tr></thead>"
+        f"<tbody>{rows}</tbody><tfoot><tr><td>programme score</td>"
+        f'<td class="num">{comp}</td><td></td><td></td></tr></tfoot></table>'
+    )
+
+
+def _pain_text(v: PatientView) -> str:
+    """``3.4 vs 5.6 (-39 %)`` for the cohort table: last-7-day pain against baseline."""
+    res = v.programme
+    p = None if res is None else res.outcomes.pain
+    if p is None or p.last_7d is None or p.baseline is None:
+        return "–"
+    pct = "" if p.change_pct is None else f" ({p.change_pct:+.0f} %)"
+    return f"{p.last_7d:.1f} vs {p.baseline:.1f}{pct}"
+
+
 # -- the page -----------------------------------------------------------------------------------
 
 _CSS = """
@@ -369,10 +457,15 @@ header{background:#1f3a5f;color:#fff;padding:14px 24px}
 header h1{margin:0;font-size:22px}
 main{padding:16px 24px;max-width:1700px}
 table.cohort{border-collapse:collapse;background:#fff;width:100%;margin-bottom:20px}
-table.cohort th{white-space:nowrap}
+table.cohort th{white-space:normal;vertical-align:bottom}
+table.cohort td:last-child{min-width:380px}
 table.cohort th,table.cohort td{border-bottom:1px solid #e3e7ed;padding:6px 8px;text-align:left;
 vertical-align:top}
 table.cohort td.num{text-align:right;white-space:nowrap}
+table.components{border-collapse:collapse;font-size:12px;min-width:300px}
+table.components th,table.components td{border-bottom:1px solid #e3e7ed;padding:3px 6px;text-align:left}
+table.components td.num{text-align:right}
+table.components tfoot td{font-weight:600}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;
 font-weight:600;white-space:nowrap}
 section.patient{background:#fff;border:1px solid #dfe4ea;border-radius:6px;margin:0 0 18px;
@@ -399,6 +492,14 @@ _SCRIPT = (
 
 def _fmt_pct(v: float | None) -> str:
     return "–" if v is None else f"{round(100 * v)} %"
+
+
+def _fmt_trend(v: float | None) -> str:
+    """Score change over 7 days in points: "▲ 3.2", "▼ 5.0", "= 0.0"; "–" when unknown."""
+    if v is None:
+        return "–"
+    arrow = "▲" if v > 0 else ("▼" if v < 0 else "=")
+    return f"{arrow} {abs(v):.1f}"
 
 
 def _fmt(v: object) -> str:
@@ -429,15 +530,35 @@ def _cohort_table(views: Sequence[PatientView]) -> str:
             f'<td class="num">{_fmt_pct(None if d is None else d.step_attainment_7d)}</td>'
             f'<td class="num">{"–" if d is None else f"{d.sessions_done_7d}/{d.sessions_planned_7d}"}</td>'
             f'<td class="num">{_fmt(None if d is None else d.days_since_last_session)}</td>'
+            f'<td class="num">{_fmt_trend(None if d is None else d.trend_7d)}</td>'
+            f'<td class="num">{_e(_pain_text(v))}</td>'
             f"<td>{_flags_html(d)}</td>"
             "</tr>"
         )
     head = (
         "<tr><th>patient</th><th>risk</th><th>score</th><th>exercise, 7 d</th>"
         "<th>step goal met, 7 d</th><th>sessions, 7 d</th><th>days since session</th>"
+        '<th title="composite score now minus 7 days ago, points">trend, 7 d</th>'
+        '<th title="pain NRS, mean of the last 7 days vs baseline">pain vs baseline</th>'
         "<th>flags and reasons</th></tr>"
     )
     return f'<table class="cohort"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _programme_figures(v: PatientView) -> str:
+    """The pain chart (when the patient reports pain) and the components table (when the plan
+    prescribes components), as figures beside the three charts."""
+    out = ""
+    if v.pain_by_day:
+        base = None if v.programme is None else v.programme.outcomes.pain.baseline
+        out += (
+            "<figure><figcaption>Pain against baseline</figcaption>"
+            f"{pain_chart(v.days, v.pain_by_day, base)}</figure>"
+        )
+    table = components_table(v)
+    if table:
+        out += f"<figure><figcaption>Programme components, 7 days</figcaption>{table}</figure>"
+    return out
 
 
 def _patient_section(i: int, v: PatientView) -> str:
@@ -451,6 +572,7 @@ def _patient_section(i: int, v: PatientView) -> str:
             f"<figure><figcaption>Daily steps against goal</figcaption>{steps_chart(v.days)}</figure>"
             "<figure><figcaption>Sessions and repetitions against plan</figcaption>"
             f"{sessions_chart(v.days)}</figure>"
+            f"{_programme_figures(v)}"
             "</div>"
         )
     as_of = "" if d is None else f" · as of {_e(d.day.isoformat())}"
@@ -476,10 +598,22 @@ def render_report(
     """The complete report page as an HTML string (UTF-8, self-contained, no network loads).
 
     ``today`` is the current local day for scoring (default: now in each plan's time zone);
-    ``generated`` is the time printed in the header (default: now, UTC).
+    ``generated`` is the time printed in the header (default: now, in this machine's local time
+    zone; printed with its zone name and UTC offset, since coaches read local time).
     """
     views = patient_views(store, plans, today=today)
-    when = generated or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    when = (generated or dt.datetime.now(dt.UTC)).astimezone().replace(microsecond=0)
+    as_of = sorted({(v.latest.day, v.latest.pending) for v in views if v.latest is not None})
+    as_of_text = (
+        " · as of "
+        + _e(
+            ", ".join(
+                f"{d.isoformat()} ({'today, in progress' if p else 'final'})" for d, p in as_of
+            )
+        )
+        if as_of
+        else ""
+    )
     counts = " · ".join(f"{sum(v.risk == r for v in views)} {_e(r)}" for r in RISK_ORDER)
     sections = "".join(_patient_section(i, v) for i, v in enumerate(views))
     csp = (
@@ -492,14 +626,21 @@ def render_report(
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{_e(title)}</h1><div>{len(views)} patients · {counts} · generated"
-        f" {_e(when.isoformat())}</div></header><main>"
+        f"<header><h1>{_e(title)}</h1><div>{len(views)} patients · {counts}{as_of_text}"
+        f" · generated {_e(_local_time(when))}</div></header><main>"
         f"{_cohort_table(views)}{sections}"
         '<p class="muted">Risk: high = score under 50, no recent session or weekly adherence'
         " under 50 %, or two flags or more; medium = any other flag or score under 80."
         " Figures are 7-day rolling windows ending on the day shown.</p>"
         f"</main><script>{_SCRIPT}</script></body></html>\n"
     )
+
+
+def _local_time(t: dt.datetime) -> str:
+    """``2026-11-24 09:50 CET (UTC+01:00)``: local time with its zone, to the minute."""
+    off = t.strftime("%z")
+    off = f"{off[:3]}:{off[3:]}" if off else ""
+    return f"{t:%Y-%m-%d %H:%M} {t.tzname() or ''} (UTC{off})".replace("  ", " ")
 
 
 def write_report(

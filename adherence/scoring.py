@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from adherence import influx_schema
@@ -122,6 +122,20 @@ class DayScore:
 
 
 @dataclass(frozen=True, slots=True)
+class ProgrammeSummary:
+    """A subject's whole-programme position on one day: the programme composite (0-100) and pain
+    NRS (0-10 points): baseline, last-7-day mean, change in points and percent (negative is
+    better), and whether it is a clinically important improvement (``docs/scoring.md``)."""
+
+    programme_composite: float | None
+    pain_baseline: float | None
+    pain_last_7d: float | None
+    pain_change_points: float | None
+    pain_change_pct: float | None
+    pain_improved: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class SubjectReport:
     """A subject's position on the latest scored day (what a coach looks at).
 
@@ -141,6 +155,17 @@ class SubjectReport:
     days_since_last_session: int | None
     trend_7d: float | None
     flags: list[Flag]
+    in_progress: bool = False
+    """``day`` is today in the plan's time zone: its figures count only what is already done."""
+    programme: ProgrammeSummary | None = None
+    """Whole-programme figures of ``day`` (plans with ``components``; ``docs/scoring.md``)."""
+
+    def as_of(self) -> str:
+        """``2026-11-22 (final)`` or ``2026-11-22 (today, in progress)``: the day the figures
+        describe and whether it is complete, printed by every command that shows scores."""
+        if self.day is None:
+            return "no scored day"
+        return f"{self.day.isoformat()} ({'today, in progress' if self.in_progress else 'final'})"
 
 
 # -- pure computation ---------------------------------------------------------------------------
@@ -204,7 +229,7 @@ def _pct(x: float) -> str:
     return f"{round(100 * x)}%"
 
 
-def score_plan(  # noqa: C901 (to split, issue 12)
+def score_plan(
     plan: CarePlan,
     sessions: Sequence[SessionRecord],
     summaries: dict[dt.date, tuple[int, int, int, bool]],
@@ -235,73 +260,91 @@ def score_plan(  # noqa: C901 (to split, issue 12)
     for s in sessions:
         by_day.setdefault(plan.local_day(s.start_ns), []).append(s)
     active_days = sorted(d for d, ss in by_day.items() if any(s.reps > 0 for s in ss))
-
     days: list[DayScore] = []
     d = plan.start_date
     while d <= last:
-        results = match_day(plan.planned_sessions(d), by_day.get(d, []))
-        pending = d == today
-        done = sum(r.done for r in results)
-        # The day in progress counts only what is already done.
-        planned = done if pending else len(results)
-        goal = plan.step_goal(d)
-        row = summaries.get(d)
-        steps = wear = active = None
-        judgeable = False
-        attainment = None
-        if row is not None:
-            steps, wear, active, judgeable = row
-            if judgeable:
-                attainment = min(1.0, steps / goal)
-                if pending and attainment < 1.0:
-                    attainment = None
-        days.append(
-            DayScore(
-                d,
-                pending,
-                results,
-                done,
-                planned,
-                steps,
-                goal,
-                wear,
-                active,
-                bool(judgeable),
-                attainment,
-            )
-        )
+        days.append(_day_score(plan, d, by_day.get(d, []), summaries.get(d), today))
         d += dt.timedelta(days=1)
-
     for i, ds in enumerate(days):
-        window = days[max(0, i - WINDOW_DAYS + 1) : i + 1]
-        ds.sessions_done_7d = sum(w.sessions_done for w in window)
-        ds.sessions_planned_7d = sum(w.sessions_planned for w in window)
-        if ds.sessions_planned_7d:
-            ds.exercise_adherence_7d = ds.sessions_done_7d / ds.sessions_planned_7d
-        att = [w.step_attainment for w in window if w.step_attainment is not None]
-        ds.step_attainment_7d = sum(att) / len(att) if att else None
-        closed = [w for w in window if not w.pending]
-        ds.closed_days_7d = len(closed)
-        ds.judgeable_days_7d = sum(w.judgeable for w in closed)
-        ds.composite = composite_score(ds.exercise_adherence_7d, ds.step_attainment_7d)
+        _rolling(ds, days[max(0, i - WINDOW_DAYS + 1) : i + 1])
         if i >= WINDOW_DAYS:
             before = days[i - WINDOW_DAYS].composite
             if before is not None and ds.composite is not None:
                 ds.trend_7d = round(ds.composite - before, 1)
-        # Streak: consecutive days with every planned session done, back from this day; days
-        # with nothing planned (or still in progress) neither extend nor break it.
-        streak = 0
-        for w in reversed(days[: i + 1]):
-            if w.sessions_planned == 0:
-                continue
-            if w.sessions_done < w.sessions_planned:
-                break
-            streak += 1
-        ds.streak_days = streak
+        ds.streak_days = _streak(days[: i + 1])
         last_active = next((a for a in reversed(active_days) if a <= ds.day), None)
         ds.days_since_last_session = None if last_active is None else (ds.day - last_active).days
         ds.flags = _flags(plan, ds, days[: i + 1], last_active)
     return days
+
+
+def _day_score(
+    plan: CarePlan,
+    d: dt.date,
+    stored: Sequence[SessionRecord],
+    row: tuple[int, int, int, bool] | None,
+    today: dt.date,
+) -> DayScore:
+    """One day's own figures (no rolling window yet); ``row`` is its daily summary."""
+    results = match_day(plan.planned_sessions(d), stored)
+    pending = d == today
+    done = sum(r.done for r in results)
+    # The day in progress counts only what is already done.
+    planned = done if pending else len(results)
+    goal = plan.step_goal(d)
+    steps = wear = active = None
+    judgeable = False
+    attainment = None
+    if row is not None:
+        steps, wear, active, judgeable = row
+        if judgeable:
+            attainment = min(1.0, steps / goal)
+            if pending and attainment < 1.0:
+                attainment = None
+    return DayScore(
+        d, pending, results, done, planned, steps, goal, wear, active, bool(judgeable), attainment
+    )
+
+
+def _rolling(ds: DayScore, window: Sequence[DayScore]) -> None:
+    """Set the 7-day figures and the composite of ``ds`` from ``window`` (ending on it)."""
+    ds.sessions_done_7d = sum(w.sessions_done for w in window)
+    ds.sessions_planned_7d = sum(w.sessions_planned for w in window)
+    if ds.sessions_planned_7d:
+        ds.exercise_adherence_7d = ds.sessions_done_7d / ds.sessions_planned_7d
+    att = [w.step_attainment for w in window if w.step_attainment is not None]
+    ds.step_attainment_7d = sum(att) / len(att) if att else None
+    closed = [w for w in window if not w.pending]
+    ds.closed_days_7d = len(closed)
+    ds.judgeable_days_7d = sum(w.judgeable for w in closed)
+    ds.composite = composite_score(ds.exercise_adherence_7d, ds.step_attainment_7d)
+
+
+def _streak(upto: Sequence[DayScore]) -> int:
+    """Consecutive days with every planned session done, back from the last of ``upto``; days
+    with nothing planned (or still in progress) neither extend nor break it."""
+    streak = 0
+    for w in reversed(upto):
+        if w.sessions_planned == 0:
+            continue
+        if w.sessions_done < w.sessions_planned:
+            break
+        streak += 1
+    return streak
+
+
+def _last_session_text(upto: Sequence[DayScore], last_active: dt.date | None) -> str:
+    """ "last on 2026-11-17, incomplete: 24 of 50 repetitions" - says when the last session fell
+    short of its plan, so "last on ..." beside "0/3 sessions" does not read as a contradiction."""
+    if last_active is None:
+        return "none since the programme start"
+    text = f"last on {last_active.isoformat()}"
+    day = next((w for w in upto if w.day == last_active), None)
+    if day is not None and day.sessions and day.sessions_done < len(day.sessions):
+        done = sum(v[0] for r in day.sessions for v in r.per_exercise.values())
+        planned = sum(v[1] for r in day.sessions for v in r.per_exercise.values())
+        text += f", incomplete: {done} of {planned} repetitions"
+    return text
 
 
 def _flags(
@@ -316,11 +359,7 @@ def _flags(
     missed_days = [w for w in upto if (last_active is None or w.day > last_active)]
     missed = sum(w.sessions_planned for w in missed_days)
     if since >= NO_SESSION_DAYS and missed > 0:
-        last = (
-            f"last on {last_active.isoformat()}"
-            if last_active
-            else "none since the programme start"
-        )
+        last = _last_session_text(upto, last_active)
         flags.append(
             Flag(
                 "NO_RECENT_SESSION",
@@ -358,16 +397,14 @@ def _flags(
 # -- store I/O ----------------------------------------------------------------------------------
 
 
-def _summaries(
+def summaries_by_day(
     store: Store, subject: str, first: dt.date, last: dt.date
 ) -> dict[dt.date, tuple[int, int, int, bool]]:
-    rows = store.execute(
-        "SELECT day, steps, wear_min, active_min, judgeable FROM daily_summary"
-        " WHERE subject=? AND day>=? AND day<=?",
-        (subject, first.isoformat(), last.isoformat()),
-    )
+    """Stored daily summaries of local days first..last (inclusive), as :func:`score_plan`
+    takes them: day -> (steps, wear_min, active_min, judgeable)."""
+    rows = store.summaries(subject, first.isoformat(), last.isoformat())
     return {
-        dt.date.fromisoformat(r[0]): (int(r[1]), int(r[2]), int(r[3]), bool(r[4])) for r in rows
+        dt.date.fromisoformat(r.day): (r.steps, r.wear_min, r.active_min, r.judgeable) for r in rows
     }
 
 
@@ -421,25 +458,81 @@ def rescore(
         lo_ns, _ = plan.day_bounds_ns(plan.start_date)
         _, hi_ns = plan.day_bounds_ns(max(last, plan.start_date))
         stored = store.sessions(plan.subject, lo_ns, hi_ns)
-        summaries = _summaries(store, plan.subject, plan.start_date, last)
+        summaries = summaries_by_day(store, plan.subject, plan.start_date, last)
         days = score_plan(plan, stored, summaries, today=now_day) if last >= plan.start_date else []
+        prog = _programme(store, plan, days)
         chosen = [
-            ds
-            for ds in days
+            i
+            for i, ds in enumerate(days)
             if (start is None or ds.day >= start) and (end is None or ds.day <= end)
         ]
         lines: list[str] = []
         with store.transaction():
-            for ds in chosen:
+            for i in chosen:
+                ds = days[i]
                 detail = ds.detail()
                 detail["programme"] = plan.programme
+                if prog is not None:
+                    detail.update(prog.detail(i))
                 store.put_score(plan.subject, ds.day.isoformat(), ds.composite, detail)
                 if sinks:
                     lines.extend(_points(plan, ds, detail, stored))
+                    if prog is not None:
+                        lines.extend(prog.points(plan, i))
             for sink in sinks:
                 store.enqueue(sink, lines)
-        reports.append(_report(plan.subject, chosen[-1] if chosen else None))
+        report = _report(plan.subject, days[chosen[-1]] if chosen else None)
+        if prog is not None and chosen:
+            report = replace(report, programme=prog.summary(chosen[-1]))
+        reports.append(report)
     return reports
+
+
+def _programme(store: Store, plan: CarePlan, days: list[DayScore]) -> _ProgrammeView | None:
+    """The whole-programme figures (components, pain outcomes) of ``days``, or ``None``.
+
+    Imported here: the programme modules build on this module's types (``DayScore``, ``Flag``).
+    """
+    if not days or plan.components is None:  # old plans score exactly as before
+        return None
+    from adherence.programme_data import evaluate_and_flag
+
+    res = evaluate_and_flag(store, plan, days)
+    return None if res is None else _ProgrammeView(res)
+
+
+class _ProgrammeView:
+    """Adapts a ``ProgrammeResult`` to what ``rescore`` writes (detail, points, summary)."""
+
+    def __init__(self, res: Any) -> None:
+        self.res = res
+
+    def detail(self, i: int) -> dict[str, Any]:
+        from adherence.programme_data import detail_fields
+
+        out: dict[str, Any] = detail_fields(self.res.days[i], self.res.outcomes)
+        return out
+
+    def points(self, plan: CarePlan, i: int) -> list[str]:
+        from adherence.influx_programme import programme_daily_line
+
+        day = self.res.days[i]
+        line = programme_daily_line(
+            plan.subject, plan.programme, plan.day_bounds_ns(day.day)[0], day, self.res.outcomes
+        )
+        return [] if line is None else [line]
+
+    def summary(self, i: int) -> ProgrammeSummary:
+        day, out = self.res.days[i], self.res.outcomes
+        pain = out.pain if out.as_of == day.day else None
+        return ProgrammeSummary(
+            programme_composite=day.programme_composite,
+            pain_baseline=None if pain is None else pain.baseline,
+            pain_last_7d=None if pain is None else pain.last_7d,
+            pain_change_points=None if pain is None else pain.change_points,
+            pain_change_pct=None if pain is None else pain.change_pct,
+            pain_improved=None if pain is None else pain.improved,
+        )
 
 
 def _points(
@@ -492,4 +585,5 @@ def _report(subject: str, ds: DayScore | None) -> SubjectReport:
         days_since_last_session=ds.days_since_last_session,
         trend_7d=ds.trend_7d,
         flags=list(ds.flags),
+        in_progress=ds.pending,
     )

@@ -2,8 +2,9 @@
 
 One process, several threads around one :class:`ingest.store.Store`:
 
-* a collector thread per configured collector (``[mqtt]``, ``[ble]``), imported lazily from
-  ``ingest`` so that the command works without them when they are not configured;
+* a collector thread per configured collector (``[mqtt]``, ``[ble]``), each held through the
+  :class:`ingest.collector.Collector` protocol (``collect(stop)``, ``status_text()``), and one
+  for the live-session service (``[sessions]``);
 * one :class:`adherence.outbox.OutboxSender` thread per ``[[sink]]``;
 * the main thread: rescoring every ``scoring.interval_s`` (the last ``lookback_days`` local days
   of each plan, queued to every sink) and one status line on stderr every ``status.interval_s``
@@ -16,57 +17,54 @@ next run. A collector that dies makes ``serve`` stop with exit code 1, so a supe
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from adherence.config import ServeConfig, build_sink, load_config
+from adherence.config import ServeConfig, build_sink
 from adherence.influx_sink import Sink
 from adherence.live_plans import CarePlanPlanner
 from adherence.outbox import OutboxSender
-from adherence.pipeline import derive
+from adherence.pipeline import derive_plan_days
 from adherence.plan import CarePlan, load_plans
 from adherence.scoring import rescore
 from devices.errors import AdherenceError, ConfigError
+from ingest.collector import Collector
 from ingest.store import Store
 
-__all__ = ["serve", "register"]
+__all__ = ["serve"]
 
 log = logging.getLogger(__name__)
 
 Runner = Callable[[threading.Event], Any]
+"""A thread body that runs until the event is set (senders, the live-session service)."""
 
 
-def _collectors(cfg: ServeConfig, store: Store, plans: list[CarePlan]) -> list[tuple[str, Runner]]:
-    """Build the configured collectors; a missing or misconfigured one is a ConfigError."""
+def _build(cfg: ServeConfig, section: str, make: Callable[[], Collector]) -> Collector:
+    """``make()``; an unknown or missing key in the ``[section]`` table is a ConfigError."""
+    try:
+        return make()
+    except TypeError as exc:
+        raise ConfigError("config", f"{cfg.path}: [{section}]", f"invalid settings: {exc}") from exc
+
+
+def _collectors(cfg: ServeConfig, store: Store) -> list[Collector]:
+    """Build the configured collectors (``[mqtt]``, ``[ble]``); a misconfigured one is a
+    ConfigError."""
     from ingest.ble import BleCollector, BleSettings
     from ingest.mqtt import MqttCollector, MqttSettings
 
-    def build(section: str, make: Callable[[], Any]) -> Any:
-        try:
-            return make()
-        except TypeError as exc:  # an unknown or missing key in the table
-            raise ConfigError(
-                "config", f"{cfg.path}: [{section}]", f"invalid settings: {exc}"
-            ) from exc
-
-    out: list[tuple[str, Runner]] = []
+    out: list[Collector] = []
     if cfg.mqtt is not None:
-        table = cfg.mqtt
-        out.append(("mqtt", build("mqtt", lambda: MqttCollector(MqttSettings(**table), store)).run))
+        mqtt_table = cfg.mqtt
+        out.append(_build(cfg, "mqtt", lambda: MqttCollector(MqttSettings(**mqtt_table), store)))
     if cfg.ble is not None:
         ble_table = cfg.ble
-        collector = build("ble", lambda: BleCollector(BleSettings(**ble_table), store))
-        out.append(("ble", collector.run_blocking))
-    if cfg.sessions is not None:
-        out.append(("sessions", _session_service(cfg, store, plans).run))
+        out.append(_build(cfg, "ble", lambda: BleCollector(BleSettings(**ble_table), store)))
     return out
 
 
@@ -125,13 +123,17 @@ class _Service:
         self.senders: list[OutboxSender] = []
         self.threads: list[threading.Thread] = []
         self.failed: list[str] = []
-        self.collectors: list[tuple[str, Runner]] = []
+        self.collectors: list[Collector] = []
+        self.services: list[tuple[str, Runner]] = []
         self.last_scored: str = "never"
         self.score_error: str | None = None
 
-    def prepare(self) -> None:
+    def prepare(self, extra: Sequence[Collector] = ()) -> None:
         """Build collectors and sinks; raises ConfigError before any thread starts."""
-        self.collectors = _collectors(self.cfg, self.store, self.plans)
+        self.collectors = [*_collectors(self.cfg, self.store), *extra]
+        if self.cfg.sessions is not None:
+            service = _session_service(self.cfg, self.store, self.plans)
+            self.services.append(("sessions", service.run))
         try:
             for sc in self.cfg.sinks:
                 sink = build_sink(sc)
@@ -151,9 +153,10 @@ class _Service:
             raise
 
     def start(self) -> None:
-        """Start one thread per collector and per sender."""
+        """Start one thread per collector, per service and per sender."""
         runners: list[tuple[str, Runner]] = [
-            *self.collectors,
+            *((c.name, c.collect) for c in self.collectors),
+            *self.services,
             *((f"sender:{s.sink_name}", s.run) for s in self.senders),
         ]
         for name, fn in runners:
@@ -187,14 +190,7 @@ class _Service:
             for plan in self.plans:
                 today = dt.datetime.now(tz=plan.tz).date()
                 start = today - dt.timedelta(days=self.cfg.lookback_days - 1)
-                derive(
-                    self.store,
-                    plan.subject,
-                    plan.tz,
-                    days=[d for d in plan.days() if start <= d <= today],
-                    start_ns=plan.day_bounds_ns(start)[0],
-                    end_ns=plan.day_bounds_ns(today)[1],
-                )
+                derive_plan_days(self.store, plan, start, today)
                 rescore(self.store, [plan], start=start, today=today, sinks=names)
             self.last_scored = time.strftime("%H:%M:%S")
             self.score_error = None
@@ -203,16 +199,9 @@ class _Service:
             log.error("scoring failed: %s", exc)
 
     def status_line(self) -> str:
-        frames = self.store.execute("SELECT COUNT(*) FROM frames")[0][0]
+        frames = self.store.count("frames")
         parts = [s.status().line() for s in self.senders] or ["no sinks"]
-        for name, fn in self.collectors:
-            obj = getattr(fn, "__self__", None)
-            stats = getattr(obj, "stats", None)  # MqttCollector.stats
-            state = getattr(getattr(obj, "status", None), "state", None)  # BleCollector.status
-            if stats is not None and hasattr(stats, "connected"):
-                parts.append(f"{name}: connected={stats.connected} frames={stats.frames}")
-            elif isinstance(state, str):
-                parts.append(f"{name}: {state}")
+        parts.extend(f"{c.name}: {c.status_text()}" for c in self.collectors)
         line = f"adherence serve: {' | '.join(parts)} | frames={frames} | scored {self.last_scored}"
         if self.score_error:
             line += f" (scoring error: {self.score_error})"
@@ -248,9 +237,16 @@ class _Service:
 
 
 def serve(
-    cfg: ServeConfig, *, stop: threading.Event | None = None, out: TextIO | None = None
+    cfg: ServeConfig,
+    *,
+    stop: threading.Event | None = None,
+    out: TextIO | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> int:
     """Run until ``stop`` is set; return 0 after a clean stop, 1 if a thread died.
+
+    ``collectors`` run beside the configured ones, each in its own thread, through the
+    :class:`ingest.collector.Collector` protocol (for embedding and tests).
 
     Raises
     ------
@@ -261,7 +257,7 @@ def serve(
     store = Store(cfg.store)
     try:
         svc = _Service(cfg, store, stop, out if out is not None else sys.stderr)
-        svc.prepare()
+        svc.prepare(collectors)
         try:
             svc.start()
             svc.loop()
@@ -272,27 +268,3 @@ def serve(
         return 1 if svc.failed else 0
     finally:
         store.close()
-
-
-def _run(args: argparse.Namespace) -> int:
-    cfg = load_config(Path(args.config))
-    stop = threading.Event()
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    try:
-        return serve(cfg, stop=stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def register(sub: Any, groups: Any) -> None:
-    """Add ``adherence serve`` to the command line."""
-    p = sub.add_parser(
-        "serve",
-        help="run collectors, scoring and InfluxDB delivery from a configuration file",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
-    p.add_argument("--config", required=True, metavar="FILE", help="TOML configuration file")
-    p.set_defaults(func=_run)

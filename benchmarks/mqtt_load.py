@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from ingest.mqtt import MqttCollector  # noqa: E402
 from ingest.mqtt_settings import MqttSettings  # noqa: E402
 from ingest.store import Store  # noqa: E402
 from tests.services import Mosquitto  # noqa: E402
+from tests.support.running import adherence_argv  # noqa: E402
 
 TARGET_SAMPLES_PER_S = 50_000
 
@@ -59,10 +61,7 @@ def main() -> int:
         if not collector.subscribed.wait(30):
             raise SystemExit("collector did not subscribe")
         sim = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "adherence.mqtt_cli",
+            adherence_argv(
                 "simulate",
                 "mqtt",
                 "--broker",
@@ -79,7 +78,7 @@ def main() -> int:
                 str(args.speed),
                 "--connections",
                 str(args.connections),
-            ],
+            ),
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=subprocess.PIPE,
@@ -98,12 +97,14 @@ def main() -> int:
         stop.set()
         worker.join(30)
         stats = collector.stats
-        per_device = store.execute(
+        store.close()
+        raw = sqlite3.connect(store.path)  # counted independently of the store's own reads
+        per_device = raw.execute(
             "SELECT device, COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM frames"
             " WHERE stream='accel' GROUP BY device"
-        )
-        stored_samples = store.execute("SELECT COALESCE(SUM(n), 0) FROM frames")[0][0]
-        store.close()
+        ).fetchall()
+        stored_samples = raw.execute("SELECT COALESCE(SUM(n), 0) FROM frames").fetchone()[0]
+        raw.close()
         broker.stop()
 
     complete = len(per_device) == args.devices and all(

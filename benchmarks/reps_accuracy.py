@@ -27,18 +27,18 @@ from scipy import signal
 # run as a script (python benchmarks/NAME.py): make the repository importable
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 
-from benchmarks.reps_common import (  # noqa: E402
-    MetaMotionRecording,
-    load_metamotion,
-    metamotion_dir,
-    unique_recordings,
-)
 from features._reps_common import make_params  # noqa: E402
 from features._reps_engine import EngineParams, RepEngine  # noqa: E402
 from features.exercises import load_library  # noqa: E402
 from features.reps import count_reps  # noqa: E402
 from features.sessions import segment_session  # noqa: E402
 from features.synthetic import synth_session  # noqa: E402
+from tests.support.reps_data import (  # noqa: E402
+    MetaMotionRecording,
+    load_metamotion,
+    metamotion_dir,
+    unique_recordings,
+)
 
 TARGET_WITHIN1 = 0.95
 GRID = {

@@ -29,13 +29,13 @@ import numpy as np
 # run as a script (python benchmarks/NAME.py): make the repository importable
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 
-from benchmarks.reps_common import REST_ACTIVITIES, with_rest_activity  # noqa: E402
 from devices.recording import list_recordings, read_recording  # noqa: E402
 from features.exercises import load_library  # noqa: E402
 from features.live import LiveRepCounter, RepEvent  # noqa: E402
 from features.reps import count_reps  # noqa: E402
 from features.sessions import segment_session  # noqa: E402
 from features.synthetic import synth_session  # noqa: E402
+from tests.support.reps_data import REST_ACTIVITIES, with_rest_activity  # noqa: E402
 
 TARGET_S = 0.5
 FS_HZ = 50.0

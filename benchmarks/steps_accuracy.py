@@ -4,7 +4,7 @@ Datasets (``$ADHERENCE_DATASETS`` or ``<repo>/../shared/datasets``):
 
 * ``oxford_stepcounter/optimisation`` - 48 phone walks, foot-switch truth with step times,
   scored twice: against the raw switch transitions (``stats.csv``) and against the same switches
-  with chatter removed and missed contacts restored (``steps_common.foot_switch_steps``);
+  with chatter removed and missed contacts restored (``tests.support.steps_data.foot_switch_steps``);
 * ``oxford_stepcounter/validation`` - 12 phone walks, cumulative foot-switch count (step times
   where it increases);
 * ``ipol_lumbar_dev`` - 52 lower-back trials (subjects 1-9), annotated footsteps.
@@ -40,19 +40,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-# run as a script: the repository root for ``features``, this folder for ``steps_common``
+# run as a script (python benchmarks/NAME.py): make the repository importable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from steps_common import (  # noqa: E402
+from features.steps import StepParams, count_steps  # noqa: E402
+from tests.support.steps_data import (  # noqa: E402
     Recording,
     datasets_dir,
     load_ipol_lumbar,
     load_oxford_optimisation,
     load_oxford_validation,
 )
-
-from features.steps import StepParams, count_steps  # noqa: E402
 
 TOLERANCE_S = 0.25
 TARGETS = {  # dataset: (MAPE %, worst recording %)

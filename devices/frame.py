@@ -74,6 +74,69 @@ def _check_id(name: str, value: object) -> str:
     return value
 
 
+def _checked_times(t_ns: object) -> npt.NDArray[np.int64]:
+    """A private int64 copy of sample times (UTC ns): 1-D, non-empty, 2000-2100, sorted."""
+    t = np.asarray(t_ns)
+    if t.ndim != 1 or t.size == 0:
+        raise FrameError("frame", "t_ns", f"must be a non-empty 1-D array, got shape {t.shape}")
+    if t.size > MAX_FRAME_SAMPLES:
+        raise FrameError("frame", "t_ns", f"{t.size} samples exceeds {MAX_FRAME_SAMPLES}")
+    if not np.issubdtype(t.dtype, np.integer):
+        raise FrameError("frame", "t_ns", f"must be integer nanoseconds, got dtype {t.dtype}")
+    t = t.astype(np.int64, copy=True)
+    if t[0] < MIN_T_NS or t[-1] > MAX_T_NS:
+        raise FrameError("frame", "t_ns", "timestamps outside 2000-2100 UTC (clock not set?)")
+    if t.size > 1 and np.any(np.diff(t) < 0):
+        i = int(np.argmax(np.diff(t) < 0))
+        raise FrameError("frame", f"t_ns[{i + 1}]", "timestamps must be non-decreasing")
+    return t
+
+
+def _checked_values(values: object, n: int) -> npt.NDArray[np.float64]:
+    """A private float64 (n, k) copy of sample values: real and finite."""
+    v = np.asarray(values)
+    if v.ndim == 1:
+        v = v.reshape(-1, 1)
+    if v.ndim != 2 or v.shape[0] != n:
+        raise FrameError(
+            "frame", "values", f"must have shape ({n}, k), got {np.asarray(values).shape}"
+        )
+    if not (np.issubdtype(v.dtype, np.number) and not np.issubdtype(v.dtype, np.complexfloating)):
+        raise FrameError("frame", "values", f"must be real numbers, got dtype {v.dtype}")
+    v = v.astype(np.float64, copy=True)
+    if not np.all(np.isfinite(v)):
+        raise FrameError("frame", "values", "contains NaN or infinite samples")
+    return v
+
+
+def _checked_layout(stream: StreamKind, v: npt.NDArray[np.float64], units: Any) -> tuple[str, ...]:
+    """The units as a tuple, after checking columns and units against :data:`STREAM_SPECS`."""
+    k, expected_units = STREAM_SPECS[stream]
+    if v.shape[1] != k:
+        raise FrameError("frame", "values", f"{stream} needs {k} columns, got {v.shape[1]}")
+    got = tuple(units)
+    if got != expected_units:
+        raise FrameError("frame", "units", f"{stream} needs units {expected_units}, got {got}")
+    return got
+
+
+def _checked_fs(fs_hz: float) -> float:
+    fs = float(fs_hz)
+    if not (np.isfinite(fs) and MIN_FS_HZ <= fs <= MAX_FS_HZ):
+        raise FrameError("frame", "fs_hz", f"must be in [{MIN_FS_HZ}, {MAX_FS_HZ}] Hz, got {fs}")
+    return fs
+
+
+def _checked_device_times(device_t_ns: object, t: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """A read-only int64 copy of device-clock times (ns), one per sample time ``t``."""
+    d = np.asarray(device_t_ns)
+    if d.shape != t.shape or not np.issubdtype(d.dtype, np.integer):
+        raise FrameError("frame", "device_t_ns", f"must be int64 of shape {t.shape}")
+    d = d.astype(np.int64, copy=True)
+    d.flags.writeable = False
+    return d
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Frame:
     """A block of N samples of one stream.
@@ -115,7 +178,7 @@ class Frame:
     device_t_ns: npt.NDArray[np.int64] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:  # noqa: C901 (to split, issue 12)
+    def __post_init__(self) -> None:
         _check_id("subject", self.subject)
         _check_id("device", self.device)
         try:
@@ -123,69 +186,18 @@ class Frame:
         except ValueError:
             raise FrameError("frame", "stream", f"unknown stream kind {self.stream!r}") from None
         object.__setattr__(self, "stream", stream)
-
-        t = np.asarray(self.t_ns)
-        if t.ndim != 1 or t.size == 0:
-            raise FrameError("frame", "t_ns", f"must be a non-empty 1-D array, got shape {t.shape}")
-        if t.size > MAX_FRAME_SAMPLES:
-            raise FrameError("frame", "t_ns", f"{t.size} samples exceeds {MAX_FRAME_SAMPLES}")
-        if not np.issubdtype(t.dtype, np.integer):
-            raise FrameError("frame", "t_ns", f"must be integer nanoseconds, got dtype {t.dtype}")
-        t = t.astype(np.int64, copy=True)
-        if t[0] < MIN_T_NS or t[-1] > MAX_T_NS:
-            raise FrameError("frame", "t_ns", "timestamps outside 2000-2100 UTC (clock not set?)")
-        if t.size > 1 and np.any(np.diff(t) < 0):
-            i = int(np.argmax(np.diff(t) < 0))
-            raise FrameError("frame", f"t_ns[{i + 1}]", "timestamps must be non-decreasing")
-
-        v = np.asarray(self.values)
-        if v.ndim == 1:
-            v = v.reshape(-1, 1)
-        if v.ndim != 2 or v.shape[0] != t.size:
-            raise FrameError(
-                "frame",
-                "values",
-                f"must have shape ({t.size}, k), got {np.asarray(self.values).shape}",
-            )
-        if not (
-            np.issubdtype(v.dtype, np.number) and not np.issubdtype(v.dtype, np.complexfloating)
-        ):
-            raise FrameError("frame", "values", f"must be real numbers, got dtype {v.dtype}")
-        v = v.astype(np.float64, copy=True)
-        if not np.all(np.isfinite(v)):
-            raise FrameError("frame", "values", "contains NaN or infinite samples")
-
-        k, expected_units = STREAM_SPECS[stream]
-        if v.shape[1] != k:
-            raise FrameError("frame", "values", f"{stream} needs {k} columns, got {v.shape[1]}")
-        units = tuple(self.units)
-        if units != expected_units:
-            raise FrameError(
-                "frame", "units", f"{stream} needs units {expected_units}, got {units}"
-            )
-        object.__setattr__(self, "units", units)
-
+        t = _checked_times(self.t_ns)
+        v = _checked_values(self.values, t.size)
+        object.__setattr__(self, "units", _checked_layout(stream, v, self.units))
         if self.fs_hz is not None:
-            fs = float(self.fs_hz)
-            if not (np.isfinite(fs) and MIN_FS_HZ <= fs <= MAX_FS_HZ):
-                raise FrameError(
-                    "frame", "fs_hz", f"must be in [{MIN_FS_HZ}, {MAX_FS_HZ}] Hz, got {fs}"
-                )
-            object.__setattr__(self, "fs_hz", fs)
+            object.__setattr__(self, "fs_hz", _checked_fs(self.fs_hz))
         if isinstance(self.seq, bool) or not isinstance(self.seq, int | np.integer) or self.seq < 0:
             raise FrameError("frame", "seq", f"must be a non-negative integer, got {self.seq!r}")
         object.__setattr__(self, "seq", int(self.seq))
-
         if self.device_t_ns is not None:
-            d = np.asarray(self.device_t_ns)
-            if d.shape != t.shape or not np.issubdtype(d.dtype, np.integer):
-                raise FrameError("frame", "device_t_ns", f"must be int64 of shape {t.shape}")
-            d = d.astype(np.int64, copy=True)
-            d.flags.writeable = False
-            object.__setattr__(self, "device_t_ns", d)
+            object.__setattr__(self, "device_t_ns", _checked_device_times(self.device_t_ns, t))
         if not isinstance(self.meta, dict):
             raise FrameError("frame", "meta", "must be a dict")
-
         t.flags.writeable = False
         v.flags.writeable = False
         object.__setattr__(self, "t_ns", t)

@@ -33,6 +33,16 @@ def decode(
     ------
     DecodeError
         Not exactly one byte, or a level above 100.
+
+    Examples
+    --------
+    >>> [f] = decode(bytes([0x57]), subject="P001", device="hr-1", host_t_ns=1_794_000_000_000_000_000, seq=0)
+    >>> f.values.tolist(), f.t_ns.tolist()
+    ([[87.0]], [1794000000000000000])
+    >>> decode(bytes([101]), subject="P001", device="hr-1", host_t_ns=1_794_000_000_000_000_000, seq=0)
+    Traceback (most recent call last):
+    ...
+    devices.errors.DecodeError: ...battery level 101 % is above 100...
     """
     payload = bytes(payload)
     need(payload, 0, 1, FAMILY, "u8 battery level")

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from devices import schemas
 from devices.errors import AdherenceError, DecodeError
 from devices.frame import ID_PATTERN, Frame, StreamKind, make_frame
 
@@ -466,10 +467,30 @@ def decode_payload(parts: TopicParts, payload: bytes, host_t_ns: int) -> Decoded
         return Decoded()  # outbound (server to app): nothing to store
     obj = _load_json(parts.device, payload)
     if parts.stream in JSON_STREAMS:
-        return Decoded(frames=(_decode_samples(parts, obj, host_t_ns),))
-    if parts.stream == SESSION_STREAM:
-        return Decoded(events=_decode_session(parts, obj))
-    return Decoded(events=(_decode_status(parts, obj),))
+        decoded = Decoded(frames=(_decode_samples(parts, obj, host_t_ns),))
+    elif parts.stream == SESSION_STREAM:
+        decoded = Decoded(events=_decode_session(parts, obj))
+    else:
+        decoded = Decoded(events=(_decode_status(parts, obj),))
+    _check_schema(parts, obj)
+    return decoded
+
+
+def _check_schema(parts: TopicParts, obj: dict[str, Any]) -> None:
+    """Hold a decoded JSON payload to its published schema (``devices/schemas``).
+
+    Runs after the decoder, whose messages are the more precise; the schema then refuses what the
+    decoder would let through, so the published contract is what the collector accepts.
+    """
+    if parts.stream in JSON_STREAMS:
+        name, stream = "mqtt-samples-1", parts.stream
+    elif parts.stream == SESSION_STREAM:
+        name, stream = "mqtt-session-1", None
+    else:
+        name, stream = "mqtt-status-1", None
+    problem = schemas.first_error(name, obj, stream=stream)
+    if problem is not None:
+        raise DecodeError(parts.device, -1, f"does not match schema {name}: {problem}")
 
 
 def encode_json_samples(seq: int, samples: list[tuple[int, float]]) -> bytes:

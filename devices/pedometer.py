@@ -60,7 +60,7 @@ class IntervalSteps:
         return int(self.steps.sum())
 
 
-def totals_to_intervals(  # noqa: C901 (to split, issue 12)
+def totals_to_intervals(
     t_ns: npt.ArrayLike,
     totals: npt.ArrayLike,
     *,
@@ -108,39 +108,8 @@ def totals_to_intervals(  # noqa: C901 (to split, issue 12)
     >>> r.steps.tolist(), r.reset.tolist()
     ([20, 5, 4], [False, True, False])
     """
-    t = np.asarray(t_ns)
-    v = np.asarray(totals)
-    if t.ndim != 1 or v.ndim != 1 or t.shape != v.shape:
-        raise InputError("pedometer", "shape", f"wrong shape: t_ns {t.shape}, totals {v.shape}")
-    if t.size and not np.issubdtype(t.dtype, np.integer):
-        raise InputError("pedometer", "t_ns", f"must be integer ns, got dtype {t.dtype}")
-    if v.size:
-        if not (np.issubdtype(v.dtype, np.integer) or np.issubdtype(v.dtype, np.floating)):
-            raise InputError("pedometer", "totals", f"must be numbers, got dtype {v.dtype}")
-        if not np.all(np.isfinite(v)):
-            raise InputError("pedometer", "totals", "contains NaN or inf")
-        if np.any(v != np.round(v)) or np.any(v < 0):
-            raise InputError("pedometer", "totals", "totals must be non-negative integers")
-    if wrap_at is not None and (isinstance(wrap_at, bool) or int(wrap_at) < 2):
-        raise InputError("pedometer", "wrap_at", f"must be None or an integer >= 2, got {wrap_at}")
-    if wrap_at is not None and v.size and np.max(v) >= wrap_at:
-        raise InputError("pedometer", "totals", f"total {int(np.max(v))} >= wrap_at {wrap_at}")
-    t = t.astype(np.int64)
-    v = v.astype(np.int64)
-    # out of order: stable sort by time; duplicates: one report per time
-    order = np.argsort(t, kind="stable")
-    t, v = t[order], v[order]
-    if t.size > 1:
-        same = np.diff(t) == 0
-        if np.any(same & (np.diff(v) != 0)):
-            i = int(np.argmax(same & (np.diff(v) != 0)))
-            raise InputError(
-                "pedometer",
-                f"t_ns={int(t[i])}",
-                f"two different totals ({int(v[i])}, {int(v[i + 1])}) at the same time",
-            )
-        keep = np.r_[True, ~same]
-        t, v = t[keep], v[keep]
+    t, v = _checked_reports(t_ns, totals, wrap_at)
+    t, v = _one_report_per_time(t, v)
     if t.size < 2:
         empty = np.empty(0, dtype=np.int64)
         return IntervalSteps(
@@ -157,3 +126,51 @@ def totals_to_intervals(  # noqa: C901 (to split, issue 12)
     steps = np.where(wrapped, d + (int(wrap_at) if wrap_at is not None else 0), d)
     steps = np.where(reset, v[1:], steps).astype(np.int64)
     return IntervalSteps(t[:-1], t[1:], steps, reset, wrapped)
+
+
+def _checked_reports(
+    t_ns: npt.ArrayLike, totals: npt.ArrayLike, wrap_at: int | None
+) -> tuple[IntArray, IntArray]:
+    """Report times (int ns) and totals as int64, after every input check of the function."""
+    t = np.asarray(t_ns)
+    v = np.asarray(totals)
+    if t.ndim != 1 or v.ndim != 1 or t.shape != v.shape:
+        raise InputError("pedometer", "shape", f"wrong shape: t_ns {t.shape}, totals {v.shape}")
+    if t.size and not np.issubdtype(t.dtype, np.integer):
+        raise InputError("pedometer", "t_ns", f"must be integer ns, got dtype {t.dtype}")
+    if v.size:
+        _check_totals(v)
+    if wrap_at is not None and (isinstance(wrap_at, bool) or int(wrap_at) < 2):
+        raise InputError("pedometer", "wrap_at", f"must be None or an integer >= 2, got {wrap_at}")
+    if wrap_at is not None and v.size and np.max(v) >= wrap_at:
+        raise InputError("pedometer", "totals", f"total {int(np.max(v))} >= wrap_at {wrap_at}")
+    return t.astype(np.int64), v.astype(np.int64)
+
+
+def _check_totals(v: np.ndarray) -> None:
+    if not (np.issubdtype(v.dtype, np.integer) or np.issubdtype(v.dtype, np.floating)):
+        raise InputError("pedometer", "totals", f"must be numbers, got dtype {v.dtype}")
+    if not np.all(np.isfinite(v)):
+        raise InputError("pedometer", "totals", "contains NaN or inf")
+    if np.any(v != np.round(v)) or np.any(v < 0):
+        raise InputError("pedometer", "totals", "totals must be non-negative integers")
+
+
+def _one_report_per_time(t: IntArray, v: IntArray) -> tuple[IntArray, IntArray]:
+    """Sorted by time (stable: out-of-order reports), duplicates kept once; two different
+    totals at one time are an InputError."""
+    order = np.argsort(t, kind="stable")
+    t, v = t[order], v[order]
+    if t.size < 2:
+        return t, v
+    same = np.diff(t) == 0
+    conflict = same & (np.diff(v) != 0)
+    if np.any(conflict):
+        i = int(np.argmax(conflict))
+        raise InputError(
+            "pedometer",
+            f"t_ns={int(t[i])}",
+            f"two different totals ({int(v[i])}, {int(v[i + 1])}) at the same time",
+        )
+    keep = np.r_[True, ~same]
+    return t[keep], v[keep]

@@ -165,7 +165,7 @@ def read_meta(meta_path: str | Path) -> dict[str, Any]:
     return meta
 
 
-def read_recording(meta_path: str | Path) -> Recording:  # noqa: C901 (to split, issue 12)
+def read_recording(meta_path: str | Path) -> Recording:
     """Read a recording (its ``.meta.json`` and the ``.csv.gz`` beside it).
 
     Raises
@@ -178,7 +178,23 @@ def read_recording(meta_path: str | Path) -> Recording:  # noqa: C901 (to split,
     meta = read_meta(mpath)
     name = mpath.name.removesuffix(".meta.json")
     cpath = mpath.with_name(name + ".csv.gz")
-    columns = KINDS[meta["kind"]]
+    raw = _read_samples(cpath, KINDS[meta["kind"]])
+    # Times are written as integers; float64 would round ns, so re-read the first column exactly.
+    t_ns = _read_int_column(cpath)
+    if t_ns.size != raw.shape[0]:
+        raise _fail(cpath, "inconsistent row count")
+    if np.any(np.diff(t_ns) < 0):
+        raise _fail(cpath, f"t_ns goes backwards at line {int(np.argmax(np.diff(t_ns) < 0)) + 3}")
+    rec = Recording(name=name, meta=meta, t_ns=t_ns, data=raw[:, 1:])
+    try:  # validate once through the frame constructor (ids, ranges)
+        next(rec.frames(samples_per_frame=min(rec.t_ns.size, 1000)))
+    except AdherenceError as exc:
+        raise _fail(cpath, f"invalid samples: {exc}") from exc
+    return rec
+
+
+def _read_samples(cpath: Path, columns: tuple[str, ...]) -> npt.NDArray[np.float64]:
+    """The rows of a recording's ``.csv.gz`` (header checked) as finite float64 (N, columns)."""
     try:
         with gzip.open(cpath, "rt", encoding="ascii") as fh:
             header = fh.readline().strip()
@@ -197,18 +213,7 @@ def read_recording(meta_path: str | Path) -> Recording:  # noqa: C901 (to split,
         raise _fail(cpath, f"expected {len(columns)} columns, got {raw.shape[1]}")
     if not np.all(np.isfinite(raw)):
         raise _fail(cpath, "contains NaN or infinite values")
-    # Times are written as integers; float64 would round ns, so re-read the first column exactly.
-    t_ns = _read_int_column(cpath)
-    if t_ns.size != raw.shape[0]:
-        raise _fail(cpath, "inconsistent row count")
-    if np.any(np.diff(t_ns) < 0):
-        raise _fail(cpath, f"t_ns goes backwards at line {int(np.argmax(np.diff(t_ns) < 0)) + 3}")
-    rec = Recording(name=name, meta=meta, t_ns=t_ns, data=raw[:, 1:])
-    try:  # validate once through the frame constructor (ids, ranges)
-        next(rec.frames(samples_per_frame=min(rec.t_ns.size, 1000)))
-    except AdherenceError as exc:
-        raise _fail(cpath, f"invalid samples: {exc}") from exc
-    return rec
+    return raw
 
 
 def _read_int_column(path: Path) -> npt.NDArray[np.int64]:

@@ -42,6 +42,14 @@ class WitMotionState:
     fs_hz: float = 10.0
 
 
+#: The three streams of a packet: kind, int16 columns, scale to the stream's units.
+_STREAMS = (
+    (StreamKind.ACCEL, slice(0, 3), ACC_G_PER_LSB),
+    (StreamKind.GYRO, slice(3, 6), GYRO_DPS_PER_LSB),
+    (StreamKind.ORIENTATION, slice(6, 9), ANGLE_DEG_PER_LSB),
+)
+
+
 def decode(
     payload: bytes,
     *,
@@ -88,36 +96,8 @@ def decode(
     step = round(1e9 / st.fs_hz)
     t = np.int64(host_t_ns) - step * np.arange(n - 1, -1, -1, dtype=np.int64)
     return [
-        frame(
-            FAMILY,
-            subject,
-            device,
-            StreamKind.ACCEL,
-            t,
-            raw[:, 0:3] * ACC_G_PER_LSB,
-            fs_hz=st.fs_hz,
-            seq=seq,
-        ),
-        frame(
-            FAMILY,
-            subject,
-            device,
-            StreamKind.GYRO,
-            t,
-            raw[:, 3:6] * GYRO_DPS_PER_LSB,
-            fs_hz=st.fs_hz,
-            seq=seq,
-        ),
-        frame(
-            FAMILY,
-            subject,
-            device,
-            StreamKind.ORIENTATION,
-            t,
-            raw[:, 6:9] * ANGLE_DEG_PER_LSB,
-            fs_hz=st.fs_hz,
-            seq=seq,
-        ),
+        frame(FAMILY, subject, device, kind, t, raw[:, cols] * scale, fs_hz=st.fs_hz, seq=seq)
+        for kind, cols, scale in _STREAMS
     ]
 
 

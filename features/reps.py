@@ -191,8 +191,8 @@ def count_reps(
     fs_hz : float
         Sample rate of ``accel_g``, Hz (5 to 2000).
     gyro_dps : array_like, shape (N, 3) or (M, 3), optional
-        Gyroscope, degrees per second, same sensor. Improves the cycle signal and gives the range
-        of motion by integration.
+        Gyroscope, degrees per second, same sensor. Not used to count (adding it lowered accuracy
+        on the barbell benchmark); it gives the range of motion by integration.
     gyro_fs_hz : float, optional
         Sample rate of ``gyro_dps`` when it differs from ``fs_hz`` (e.g. MetaMotion: accel
         12.5 Hz, gyro 25 Hz). The gyroscope is then linearly interpolated onto the accelerometer

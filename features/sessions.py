@@ -16,6 +16,7 @@ import numpy as np
 from devices.errors import InputError
 from features._reps_common import set_indices
 from features.exercises import ExerciseProfile
+from features.finding import find_exercise as find_exercise  # exercise found in a raw stream
 from features.reps import Repetition, count_reps
 
 __all__ = ["RestResult", "SessionResult", "SetResult", "segment_session"]

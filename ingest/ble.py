@@ -22,7 +22,8 @@ Flow (one :class:`BleCollector` per wearable):
    device must advertise again), connect a new client, subscribe once.
 
 ``run(stop)`` is the asyncio entry point; ``run_blocking(stop)`` runs it on a private event
-loop in the calling thread (for services that start collectors in threads).
+loop in the calling thread (for services that start collectors in threads); ``collect(stop)``
+is the same for the :class:`ingest.collector.Collector` protocol.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import threading
 import time
@@ -81,7 +83,7 @@ class BleSettings:
         First retry delay and its cap, in seconds (doubling in between).
     max_attempts:
         Consecutive failed attempts (scan or connect) before giving up with a
-        :class:`~devices.errors.CollectorError`; None retries forever.
+        :class:`~ingest.errors.CollectorError`; None retries forever.
     adapter:
         BlueZ adapter name (``hci0``); None lets BlueZ choose.
     batch_frames:
@@ -154,6 +156,35 @@ class _StreamTrack:
 
 
 _DISCONNECT = "__disconnect__"
+
+
+BLUEZ_HELP = (
+    "start it (systemctl start bluetooth; in a container, run bluetoothd and dbus-daemon "
+    "--system) or point DBUS_SYSTEM_BUS_ADDRESS at the bus where it runs"
+)
+
+
+def bluez_missing(exc: BaseException) -> str | None:
+    """Why Bluetooth cannot work on this host at all, or ``None`` for an error worth retrying.
+
+    On Linux bleak talks to BlueZ over the D-Bus system bus. With no bus socket the error is
+    ``FileNotFoundError``/``ConnectionRefusedError``; with a bus but no BlueZ on it, D-Bus answers
+    ``org.freedesktop.DBus.Error.ServiceUnknown`` for ``org.bluez``; bleak >= 0.22 may also raise
+    ``BleakBluetoothNotAvailableError`` (no adapter, adapter off, no permission). Retrying cannot
+    fix any of these before someone starts the service, so the collector says so and stops
+    (only before its first connection: later, a restarting BlueZ is waited for).
+    """
+    from bleak.exc import BleakBluetoothNotAvailableError
+
+    if isinstance(exc, BleakBluetoothNotAvailableError):
+        return f"Bluetooth is not available ({exc.reason.name.lower()}): {exc}; {BLUEZ_HELP}"
+    text = str(exc)
+    if isinstance(exc, FileNotFoundError | ConnectionRefusedError):
+        bus = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/run/dbus/system_bus_socket")
+        return f"the D-Bus system bus is not running (no socket at {bus}): {text}; {BLUEZ_HELP}"
+    if "ServiceUnknown" in text or "org.bluez was not provided" in text:
+        return f"the BlueZ D-Bus service (org.bluez) is not running: {BLUEZ_HELP}"
+    return None
 
 
 class BleCollector:
@@ -234,6 +265,25 @@ class BleCollector:
 
         asyncio.run(main())
 
+    # -- the Collector protocol (ingest.collector) ----------------------------------------
+    @property
+    def name(self) -> str:
+        """``"ble"``."""
+        return "ble"
+
+    @property
+    def writes(self) -> frozenset[str]:
+        """Frames, gaps (dropped notifications, disconnections) and dead letters."""
+        return frozenset({"frames", "gaps", "dead_letter"})
+
+    def collect(self, stop: threading.Event) -> None:
+        """:meth:`run_blocking`: collect in this thread until ``stop`` is set."""
+        self.run_blocking(stop)
+
+    def status_text(self) -> str:
+        """The collector's state (``scanning``, ``connected``, ``reconnecting``, ...)."""
+        return self.status.state
+
     # -- connection management ------------------------------------------------------------
     async def _connection_loop(self, stop: asyncio.Event) -> None:
         from bleak.exc import BleakError
@@ -265,6 +315,9 @@ class BleCollector:
             except UnknownDeviceError:
                 raise
             except (BleakError, CollectorError, TimeoutError, OSError, EOFError) as exc:
+                if self.status.connections == 0 and (why := bluez_missing(exc)):
+                    self.status.state = "failed"
+                    raise CollectorError("bluetooth", "BlueZ", why) from exc
                 failures += 1
                 self.status.attempts = failures
                 self.status.last_error = str(exc) or type(exc).__name__
@@ -325,7 +378,7 @@ class BleCollector:
             "device", s.device, f"not seen within {s.scan_timeout_s:g} s; seen: {others}"
         )
 
-    async def _session(self, device: Any, chosen: list[Profile], stop: asyncio.Event) -> bool:  # noqa: C901 (to split, issue 12)
+    async def _session(self, device: Any, chosen: list[Profile], stop: asyncio.Event) -> bool:
         """One connection. Returns True if it ended by an unexpected disconnect."""
         from bleak import BleakClient
 
@@ -345,45 +398,54 @@ class BleCollector:
         self._connected_at_ns = time.time_ns()
         self.status.connections += 1
         subscribed: set[str] = set()
-        active: list[Profile] = list(chosen)
         try:
-            service_uuids = {sv.uuid.lower() for sv in client.services}
-            for p in profiles_for_services(service_uuids, include_optional=True):
-                if p.optional and p not in active:
-                    active.append(p)
-            for p in active:
-                for ch in p.characteristics:
-                    await self._subscribe(client, ch, p.device_clock, subscribed, queue)
-            for p in active:
-                for uuid, data in p.start:
-                    await client.write_gatt_char(uuid, data, response=True)
+            active = await self._start_streaming(client, chosen, subscribed, queue)
             self.status.state = "streaming"
-            waiters = [
-                asyncio.ensure_future(stop.wait()),
-                asyncio.ensure_future(disconnected.wait()),
-            ]
-            try:
-                await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
-            finally:
-                for w in waiters:
-                    w.cancel()
+            await _first_of(stop, disconnected)
             if disconnected.is_set() and not stop.is_set():
                 self.status.state = "disconnected"
                 queue.put_nowait((time.time_ns(), _DISCONNECT, b""))
                 return True
-            # Orderly stop: stop streaming, unsubscribe, disconnect.
-            self.status.state = "stopping"
-            with contextlib.suppress(Exception):
-                for p in active:
-                    for uuid, data in p.stop:
-                        await client.write_gatt_char(uuid, data, response=True)
-                for uuid in list(subscribed):
-                    await client.stop_notify(uuid)
+            await self._stop_streaming(client, active, subscribed)
             return False
         finally:
             if client.is_connected:
                 with contextlib.suppress(Exception):
                     await client.disconnect()
+
+    async def _start_streaming(
+        self,
+        client: Any,
+        chosen: list[Profile],
+        subscribed: set[str],
+        queue: asyncio.Queue[tuple[int, str, bytes]],
+    ) -> list[Profile]:
+        """Subscribe the chosen profiles and the optional ones found in GATT (battery), send
+        their start writes; return the active profiles."""
+        active: list[Profile] = list(chosen)
+        service_uuids = {sv.uuid.lower() for sv in client.services}
+        for p in profiles_for_services(service_uuids, include_optional=True):
+            if p.optional and p not in active:
+                active.append(p)
+        for p in active:
+            for ch in p.characteristics:
+                await self._subscribe(client, ch, p.device_clock, subscribed, queue)
+        for p in active:
+            for uuid, data in p.start:
+                await client.write_gatt_char(uuid, data, response=True)
+        return active
+
+    async def _stop_streaming(
+        self, client: Any, active: list[Profile], subscribed: set[str]
+    ) -> None:
+        """Orderly stop: stop writes, unsubscribe (errors ignored: we are leaving anyway)."""
+        self.status.state = "stopping"
+        with contextlib.suppress(Exception):
+            for p in active:
+                for uuid, data in p.stop:
+                    await client.write_gatt_char(uuid, data, response=True)
+            for uuid in list(subscribed):
+                await client.stop_notify(uuid)
 
     async def _subscribe(
         self,
@@ -547,3 +609,13 @@ class BleCollector:
         self.status.samples += sum(f.n for f in frames)
         self.status.dead_letters += len(dead)
         self.status.gaps += len(gaps)
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until one of ``events`` is set."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
+    finally:
+        for w in waiters:
+            w.cancel()

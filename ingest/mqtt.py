@@ -551,3 +551,22 @@ class MqttCollector:
             )
             self.stats.gaps += 1
         self._tracker.close_hole(hole)
+
+    # -- the Collector protocol (ingest.collector) ----------------------------------------
+    @property
+    def name(self) -> str:
+        """``"mqtt"``."""
+        return "mqtt"
+
+    @property
+    def writes(self) -> frozenset[str]:
+        """Frames, events, gaps (sequence numbers still missing) and dead letters."""
+        return frozenset({"frames", "mqtt_events", "gaps", "dead_letter"})
+
+    def collect(self, stop: threading.Event) -> None:
+        """:meth:`run`: collect in this thread until ``stop`` is set."""
+        self.run(stop)
+
+    def status_text(self) -> str:
+        """Whether the broker connection is up and how many frames were stored."""
+        return f"connected={self.stats.connected} frames={self.stats.frames}"

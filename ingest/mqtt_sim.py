@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +23,11 @@ from devices.mqtt_wire import (
     STREAM_CODES,
     encode_imu_frame,
     encode_json_samples,
+    encode_session_event,
     encode_status,
     topic_for,
 )
-from devices.recording import list_recordings, read_meta, read_recording
+from devices.recording import Recording, list_recordings, read_meta, read_recording
 from ingest.errors import CollectorError
 from ingest.mqtt_settings import MqttSettings
 
@@ -105,8 +106,30 @@ def recording_devices(directory: str | Path) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
+def _session_event(
+    prefix: str, site: str, rec: Recording, kind: str, seq: int, at_s: float, index: int
+) -> Message:
+    """A session ``start`` (at the first sample) or ``stop`` (at the last) of an exercise recording."""
+    t_ns = int(rec.t_ns[0] if kind == "start" else rec.t_ns[-1])
+    sid, ex = rec.meta.get("session_id"), rec.meta.get("exercise")
+    if not isinstance(sid, str) or not isinstance(ex, str):
+        raise CollectorError("recording", rec.name, "exercise recording needs session_id/exercise")
+    plan_entry = rec.meta.get("plan_entry")
+    payload = encode_session_event(
+        seq, kind, t_ns, sid, ex, plan_entry if isinstance(plan_entry, str) else None
+    )
+    return Message(
+        topic_for(prefix, site, rec.subject, rec.device, "session"), payload, at_s, index
+    )
+
+
 def recording_messages(
-    prefix: str, directory: str | Path, *, samples_per_frame: int = 50, site: str = "sample"
+    prefix: str,
+    directory: str | Path,
+    *,
+    samples_per_frame: int = 50,
+    site: str = "sample",
+    session_events: bool = True,
 ) -> Iterator[Message]:
     """Messages replaying every recording in ``directory``, one recording after another.
 
@@ -116,28 +139,51 @@ def recording_messages(
     Pedometer totals go as JSON batches of ``samples_per_frame`` samples. ``at_s`` follows
     the recording's clock with pauses longer than 1 s cut to 1 s. ``device_index`` is the
     position of the recording's device in :func:`recording_devices`.
+
+    With ``session_events`` (the default, as an app would) every exercise recording is framed
+    by a session ``start`` before its first frame and a ``stop`` after its last one, on the
+    sensor's ``session`` topic (``docs/mqtt.md``), timed at its first and last sample and
+    carrying its ``session_id``, ``exercise`` and ``plan_entry``. Without, the replay is a bare
+    sensor that nobody started.
     """
     devices = recording_devices(directory)
     offset_s = 0.0
+    event_seq: dict[int, int] = {}
     for meta_path in list_recordings(directory):
         rec = read_recording(meta_path).regularised()
         index = devices.index((rec.subject, rec.device))
-        prev_ns: int | None = None
+        framed = session_events and rec.kind == "exercise"
+        if framed:
+            event_seq[index] = event_seq.get(index, -1) + 1
+            yield _session_event(prefix, site, rec, "start", event_seq[index], offset_s, index)
         at_s = offset_s
-        for frame in rec.frames(samples_per_frame):
-            if prev_ns is not None:
-                at_s += min((frame.start_ns - prev_ns) / 1e9, 1.0)
-            prev_ns = frame.start_ns
-            topic = topic_for(prefix, site, rec.subject, rec.device, frame.stream.value)
-            if frame.stream in STREAM_CODES and frame.fs_hz is not None:
-                payload = encode_imu_frame(
-                    frame.stream, frame.seq, frame.start_ns, frame.fs_hz, frame.values
-                )
-            else:
-                samples = list(zip(frame.t_ns.tolist(), frame.values[:, 0].tolist(), strict=True))
-                payload = encode_json_samples(frame.seq, samples)
-            yield Message(topic, payload, at_s, index)
+        for msg in _recording_frames(prefix, site, rec, samples_per_frame, offset_s, index):
+            at_s = msg.at_s
+            yield msg
+        if framed:
+            event_seq[index] += 1
+            yield _session_event(prefix, site, rec, "stop", event_seq[index], at_s, index)
         offset_s = at_s
+
+
+def _recording_frames(
+    prefix: str, site: str, rec: Recording, samples_per_frame: int, offset_s: float, index: int
+) -> Iterator[Message]:
+    prev_ns: int | None = None
+    at_s = offset_s
+    for frame in rec.frames(samples_per_frame):
+        if prev_ns is not None:
+            at_s += min((frame.start_ns - prev_ns) / 1e9, 1.0)
+        prev_ns = frame.start_ns
+        topic = topic_for(prefix, site, rec.subject, rec.device, frame.stream.value)
+        if frame.stream in STREAM_CODES and frame.fs_hz is not None:
+            payload = encode_imu_frame(
+                frame.stream, frame.seq, frame.start_ns, frame.fs_hz, frame.values
+            )
+        else:
+            samples = list(zip(frame.t_ns.tolist(), frame.values[:, 0].tolist(), strict=True))
+            payload = encode_json_samples(frame.seq, samples)
+        yield Message(topic, payload, at_s, index)
 
 
 class _Connection:
@@ -203,12 +249,16 @@ def publish_messages(
     connect_timeout_s: float = 30.0,
     max_inflight: int = 1000,
     stop: threading.Event | None = None,
+    on_progress: Callable[[int, float], None] | None = None,
+    progress_every_s: float = 1.0,
 ) -> SimResult:
     """Publish ``messages`` with QoS 1 over ``len(status_topics)`` connections.
 
     Device ``i`` publishes through connection ``i % len(status_topics)``. ``speed`` multiplies
     real time (2.0 publishes twice as fast as the data was sampled); ``0`` publishes as fast
-    as the broker takes it. Returns after every message was acknowledged by the broker.
+    as the broker takes it. ``on_progress(messages_sent, elapsed_s)`` is called at most every
+    ``progress_every_s`` seconds, and once at the end. Returns after every message was
+    acknowledged by the broker.
     """
     conns = [
         _Connection(settings, f"{settings.client_id}-pub{k}", topic, max_inflight)
@@ -219,7 +269,7 @@ def publish_messages(
             if not c.connected.wait(connect_timeout_s):
                 raise CollectorError("broker", settings.broker, "simulator could not connect")
             c.publish(c.status_topic, encode_status("online", c.t_connect_ns), retain=True)
-        start = time.monotonic()
+        start = last = time.monotonic()
         n = samples = 0
         for m in messages:
             if stop is not None and stop.is_set():
@@ -231,6 +281,11 @@ def publish_messages(
             conns[m.device_index % len(conns)].publish(m.topic, m.payload)
             n += 1
             samples += _sample_count(m)
+            if on_progress is not None and time.monotonic() - last >= progress_every_s:
+                last = time.monotonic()
+                on_progress(n, last - start)
+        if on_progress is not None:
+            on_progress(n, time.monotonic() - start)
     finally:
         for c in conns:
             c.close(connect_timeout_s)

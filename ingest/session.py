@@ -5,8 +5,9 @@
 for the patient's app: ``rep`` ("repetition 7 of 10, set 2 of 3"), ``set_end`` and
 ``session_end``; a ``gap`` event when the sensor's data stopped for a while (a BLE disconnect,
 lost MQTT messages) and came back. It does no I/O: the MQTT service
-(:mod:`ingest.session_mqtt`) and the BLE command (:mod:`adherence.session_cli`) move the bytes, and
-:meth:`LiveSession.record` gives the session for the store.
+(:mod:`ingest.session_mqtt`) and the BLE command (:mod:`adherence.cli.session`, through
+:mod:`ingest.session_tee`) move the bytes, and :meth:`LiveSession.record` gives the session for
+the store.
 
 Time: the counter runs on stream time (samples / rate). A gap shorter than
 :data:`MAX_FILL_S` is filled by holding the last sample (still sensor: no repetition can be
@@ -168,6 +169,8 @@ class LiveSession:
         self._set_open = False
         self._sets_done = 0
         self.last_data_ns = self.start_ns
+        self.frames_received = 0
+        """Accelerometer frames that reached the session (0: the sensor never delivered)."""
 
     # -- helpers -----------------------------------------------------------------------------
     def _utc(self, stream_s: float) -> int:
@@ -349,6 +352,7 @@ class LiveSession:
         self._next_key = int(self._clock_of(frame)[-1]) + step
         self._next_ns = frame.end_ns + step
         self.last_data_ns = frame.end_ns
+        self.frames_received += 1
 
     def _gap(self, gap_ns: int, t_first: int, period_ns: float) -> list[Feedback]:
         """A real gap of ``gap_ns`` (device clock) before the frame starting at ``t_first``."""

@@ -30,6 +30,7 @@ import numpy as np
 
 from devices.recording import write_recording
 from features.synthetic import synth_session
+from features.synthetic_programme import SAMPLE_COMPONENTS, sample_programme_payloads
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "sample_data"
@@ -113,16 +114,10 @@ def oxford_walk(root: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return t - t0, acc[:, 2:5] / G, step_t - t0, fs
 
 
-def main() -> int:  # noqa: C901 (to split, issue 12)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
-    args = parser.parse_args()
-    rec_dir = OUT / "recordings"
-    if rec_dir.exists():
-        shutil.rmtree(rec_dir)
-
+def write_walks(rec_dir: Path, datasets: Path) -> None:
+    """The real Oxford walks, moved to their programme days, with the foot-switch truth."""
     for i, (name, subject, day_i, walk_hour) in enumerate(WALKS):
-        t_rel, acc_g, steps_rel, fs = oxford_walk(args.datasets, name)
+        t_rel, acc_g, steps_rel, fs = oxford_walk(datasets, name)
         day = START + timedelta(days=day_i)
         t0 = utc_ns(day, walk_hour)
         position = name.split("_")[3]
@@ -149,76 +144,93 @@ def main() -> int:  # noqa: C901 (to split, issue 12)
             acc_g,
         )
 
+
+def write_sessions(rec_dir: Path) -> None:
+    """Synthetic exercise sessions of the days in DONE, with their repetition truth."""
     seed = 100
     for subject, days in DONE.items():
-        plan = PLANS[subject]
         for day_i, exercises in days.items():
             day = START + timedelta(days=day_i)
             hour = 18.0
             for ex, sets in exercises.items():
                 seed += 1
-                rec = synth_session(
-                    ex, list(sets), rest_s=30.0, lead_in_s=5.0, fs_hz=50.0, seed=seed
-                )
-                t0 = utc_ns(day, hour)
-                t_ns = t0 + np.round(rec.t_s * 1e9).astype(np.int64)
-                write_recording(
-                    rec_dir,
-                    f"ex-{subject}-{day.isoformat()}-{ex}",
-                    {
-                        "subject": subject,
-                        "device": f"{subject}-imu",
-                        "kind": "exercise",
-                        "placement": rec.placement,
-                        "fs_hz": rec.fs_hz,
-                        "synthetic": True,
-                        "source": f"features.synthetic.synth_session(seed={seed}) - SYNTHETIC",
-                        "exercise": ex,
-                        "plan_entry": plan["session"],
-                        "session_id": f"{subject}-{day.isoformat()}-{ex}",
-                        "recording_id": f"ex{seed}",
-                        "truth": {
-                            "reps_per_set": list(rec.reps_per_set),
-                            "rep_bounds_ns": [
-                                [t0 + round(a * 1e9), t0 + round(b * 1e9)]
-                                for a, b in rec.rep_bounds_s
-                            ],
-                        },
-                    },
-                    t_ns,
-                    np.hstack([rec.accel_g, rec.gyro_dps]),
-                    decimals=4,
-                )
-                hour += (rec.t_s[-1] + 60.0) / 3600.0
+                hour += write_session(rec_dir, subject, day, hour, ex, list(sets), seed)
 
+
+def write_session(
+    rec_dir: Path, subject: str, day: date, hour: float, ex: str, sets: list[int], seed: int
+) -> float:
+    """One synthetic session starting at ``hour`` (local); return the hours it and a pause of
+    60 s take."""
+    rec = synth_session(ex, sets, rest_s=30.0, lead_in_s=5.0, fs_hz=50.0, seed=seed)
+    t0 = utc_ns(day, hour)
+    t_ns = t0 + np.round(rec.t_s * 1e9).astype(np.int64)
+    write_recording(
+        rec_dir,
+        f"ex-{subject}-{day.isoformat()}-{ex}",
+        {
+            "subject": subject,
+            "device": f"{subject}-imu",
+            "kind": "exercise",
+            "placement": rec.placement,
+            "fs_hz": rec.fs_hz,
+            "synthetic": True,
+            "source": f"features.synthetic.synth_session(seed={seed}) - SYNTHETIC",
+            "exercise": ex,
+            "plan_entry": PLANS[subject]["session"],
+            "session_id": f"{subject}-{day.isoformat()}-{ex}",
+            "recording_id": f"ex{seed}",
+            "truth": {
+                "reps_per_set": list(rec.reps_per_set),
+                "rep_bounds_ns": [
+                    [t0 + round(a * 1e9), t0 + round(b * 1e9)] for a, b in rec.rep_bounds_s
+                ],
+            },
+        },
+        t_ns,
+        np.hstack([rec.accel_g, rec.gyro_dps]),
+        decimals=4,
+    )
+    return float((rec.t_s[-1] + 60.0) / 3600.0)
+
+
+def pedometer_series(
+    subject: str, totals: list[int | None], rng: np.random.Generator
+) -> tuple[list[int], list[int], dict[str, int | None]]:
+    """Running totals every 15 min from 07:00 to 22:00 local: (times UTC ns, counter values,
+    true steps per day); one reboot (REBOOT) resets the counter and loses that slot's steps."""
+    ts: list[int] = []
+    counter: list[int] = []
+    total = 31_337 if subject == "P001" else 120_450  # counters run since the device's setup
+    truth: dict[str, int | None] = {}
+    for day_i, steps in enumerate(totals):
+        day = START + timedelta(days=day_i)
+        if steps is None:
+            truth[day.isoformat()] = None
+            continue
+        hours = np.arange(7.0, 22.01, 0.25)
+        weights = rng.gamma(0.6, 1.0, hours.size - 1)
+        inc = np.floor(steps * weights / weights.sum()).astype(int)
+        inc[-1] += steps - int(inc.sum())
+        truth[day.isoformat()] = steps
+        ts.append(utc_ns(day, hours[0]))
+        counter.append(total)
+        for h, k in zip(hours[1:], inc, strict=True):
+            if (subject, day_i) == REBOOT and abs(h - 12.0) < 1e-9:
+                total = 0  # device reboot: counter starts again from 0 (steps this slot lost)
+                truth[day.isoformat()] = int(steps - k)
+            else:
+                total += int(k)
+            ts.append(utc_ns(day, h))
+            counter.append(total)
+    return ts, counter, truth
+
+
+def write_pedometers(rec_dir: Path) -> None:
+    """Synthetic wrist-band running totals of DAILY_STEPS, with the true steps per day."""
     rng = np.random.default_rng(7)
     for subject, totals in DAILY_STEPS.items():
-        ts: list[int] = []
-        counter: list[int] = []
-        total = 31_337 if subject == "P001" else 120_450  # counters run since the device's setup
-        truth: dict[str, int | None] = {}
-        for day_i, steps in enumerate(totals):
-            day = START + timedelta(days=day_i)
-            if steps is None:
-                truth[day.isoformat()] = None
-                continue
-            hours = np.arange(7.0, 22.01, 0.25)
-            weights = rng.gamma(0.6, 1.0, hours.size - 1)
-            inc = np.floor(steps * weights / weights.sum()).astype(int)
-            inc[-1] += steps - int(inc.sum())
-            truth[day.isoformat()] = steps
-            ts.append(utc_ns(day, hours[0]))
-            counter.append(total)
-            for h, k in zip(hours[1:], inc, strict=True):
-                if (subject, day_i) == REBOOT and abs(h - 12.0) < 1e-9:
-                    total = 0  # device reboot: counter starts again from 0 (steps this slot lost)
-                    ts.append(utc_ns(day, h))
-                    counter.append(total)
-                    truth[day.isoformat()] = int(steps - k)
-                    continue
-                total += int(k)
-                ts.append(utc_ns(day, h))
-                counter.append(total)
+        ts, counter, truth = pedometer_series(subject, totals, rng)
         write_recording(
             rec_dir,
             f"ped-{subject}",
@@ -243,6 +255,9 @@ def main() -> int:  # noqa: C901 (to split, issue 12)
             decimals=0,
         )
 
+
+def write_plans() -> None:
+    """The two care plans (PLANS) as ``care_plans.json``."""
     plans = {
         "format": "adherence-care-plan/1",
         "plans": [
@@ -262,11 +277,36 @@ def main() -> int:  # noqa: C901 (to split, issue 12)
                     }
                 ],
                 "step_goal": p["step_goal"],
+                "components": SAMPLE_COMPONENTS,
             }
             for subject, p in PLANS.items()
         ],
     }
     (OUT / "care_plans.json").write_text(json.dumps(plans, indent=2) + "\n", encoding="utf-8")
+
+
+def write_programme(out_dir: Path) -> None:
+    """The patients' app events (education, CBT, mindfulness, coaching, posts, pain, PEG) as the
+    app publishes them: one ``programme`` MQTT payload per line, ``<subject>.programme.jsonl``
+    (format: docs/mqtt.md, "Programme events"). Synthetic, from features/synthetic_programme.py."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for subject in PLANS:
+        lines = [p.decode("utf-8") for p in sample_programme_payloads(subject)]
+        (out_dir / f"{subject}.programme.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
+    args = parser.parse_args()
+    rec_dir = OUT / "recordings"
+    if rec_dir.exists():
+        shutil.rmtree(rec_dir)
+    write_walks(rec_dir, args.datasets)
+    write_sessions(rec_dir)
+    write_pedometers(rec_dir)
+    write_plans()
+    write_programme(OUT / "programme")
     size = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(
         f"wrote {len(list(rec_dir.glob('*.meta.json')))} recordings, {size / 1e6:.2f} MB in {OUT}"

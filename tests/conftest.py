@@ -1,8 +1,7 @@
-"""Shared pytest fixtures: real servers on loopback, temporary stores, dataset paths."""
+"""Shared pytest fixtures: real servers on loopback and temporary stores."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,13 +9,7 @@ import pytest
 
 from ingest.store import Store
 from tests.services import InfluxDB16, Mosquitto, VictoriaMetrics
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def datasets_dir() -> Path:
-    """``../shared/datasets`` beside the repository (override with ADHERENCE_DATASETS)."""
-    return Path(os.environ.get("ADHERENCE_DATASETS", REPO.parent / "shared" / "datasets"))
+from tests.support.running import serving
 
 
 @pytest.fixture
@@ -30,25 +23,16 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
     """A real Mosquitto broker on a free loopback port (one per test, so restarts are safe)."""
-    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
-    broker.start()
-    yield broker
-    broker.stop()
+    yield from serving(Mosquitto(tmp_path_factory.mktemp("mosquitto")))
 
 
 @pytest.fixture
 def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB16]:
     """A real InfluxDB 1.6.7 with all data in a temporary folder."""
-    server = InfluxDB16(tmp_path_factory.mktemp("influxd"))
-    server.start(timeout_s=60)
-    yield server
-    server.stop()
+    yield from serving(InfluxDB16(tmp_path_factory.mktemp("influxd")))
 
 
 @pytest.fixture
 def victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
     """A real VictoriaMetrics accepting the InfluxDB v2 write API."""
-    server = VictoriaMetrics(tmp_path_factory.mktemp("victoria"))
-    server.start(timeout_s=60)
-    yield server
-    server.stop()
+    yield from serving(VictoriaMetrics(tmp_path_factory.mktemp("victoria")))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from ingest.mqtt import MqttCollector
 from ingest.mqtt_settings import MqttSettings
 from ingest.store import Store
 from tests.services import Mosquitto, wait_until
+from tests.support.running import adherence_argv, serving
 
 REPO = Path(__file__).resolve().parents[1]
 T0_NS = 1_794_304_800_000_000_000  # 2026-11-10 14:00:00 UTC
@@ -121,14 +121,11 @@ class Publisher:
 
 
 class CollectorProcess:
-    """``python -m adherence.mqtt_cli collect mqtt`` as a subprocess with stderr in a file."""
+    """``python -m adherence.cli collect mqtt`` as a subprocess with stderr in a file."""
 
     def __init__(self, workdir: Path, broker_url: str, store_path: Path, client_id: str) -> None:
         self.workdir = workdir
-        self.args = [
-            sys.executable,
-            "-m",
-            "adherence.mqtt_cli",
+        self.args = adherence_argv(
             "collect",
             "mqtt",
             "--broker",
@@ -137,7 +134,7 @@ class CollectorProcess:
             str(store_path),
             "--client-id",
             client_id,
-        ]
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.runs = 0
         self.log = workdir / "collector-0.log"
@@ -185,10 +182,7 @@ BROKER_CONF = "user root\n"
 @pytest.fixture
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
     """A real Mosquitto (persistence working) on a free loopback port."""
-    server = Mosquitto(tmp_path_factory.mktemp("mosquitto"), extra_conf=BROKER_CONF)
-    server.start()
-    yield server
-    server.stop()
+    yield from serving(Mosquitto(tmp_path_factory.mktemp("mosquitto"), extra_conf=BROKER_CONF))
 
 
 def make_tls_files(folder: Path) -> tuple[Path, Path, Path]:

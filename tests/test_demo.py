@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -12,7 +13,37 @@ import pytest
 from adherence.cli import main
 from ingest.store import Store
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_data"
+
+
+def readme_demo_table() -> list[str]:
+    """The table the README shows for ``adherence demo``: its code block, from the header on."""
+    blocks: list[list[str]] = []
+    block: list[str] | None = None
+    for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            if block is None:
+                block = []
+            else:
+                blocks.append(block)
+                block = None
+        elif block is not None:
+            block.append(line)
+    return next(b for b in blocks if b and b[0].startswith("patient "))
+
+
+def assert_prints_readme_table(out: str) -> None:
+    """``out`` holds the README's table line for line, then the store line."""
+    expected = readme_demo_table()
+    assert expected[-1].startswith("store: ") and expected[-2] == ""
+    lines = out.splitlines()
+    start = lines.index(expected[0])
+    got = lines[start : start + len(expected)]
+    assert got[:-1] == expected[:-1]
+    # The store line names where the store is and how long the run took: both vary.
+    assert re.fullmatch(r"store: /\S+\.sqlite  \(\d+\.\d s\)", got[-1]), got[-1]
+    assert len(lines) == start + len(expected), "nothing printed after the store line"
 
 
 def _counts(path: Path) -> dict[str, int]:
@@ -45,6 +76,7 @@ def test_demo_scores_both_patients_and_is_idempotent(
     assert _counts(store) == first
     again = capsys.readouterr().out
     assert {line.split()[0]: line for line in again.splitlines() if line.startswith("P00")} == rows
+    assert_prints_readme_table(again)
 
 
 def _copy_sample(tmp_path: Path) -> Path:

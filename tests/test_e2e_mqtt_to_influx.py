@@ -76,12 +76,11 @@ def test_recording_reaches_influxdb_exactly(
     (plan,) = [p for p in load_plans(SAMPLE / "care_plans.json") if p.subject == "P001"]
     derive(store, "P001", plan.tz)
     # Daily steps come from the pedometer; its truth for 2026-11-10 is 6100 steps.
-    ((steps,),) = store.execute(
-        "SELECT steps FROM daily_summary WHERE subject='P001' AND day='2026-11-10'"
-    )
+    (summary,) = store.summaries("P001", "2026-11-10", "2026-11-10")
+    steps = summary.steps
     assert steps == ped.meta["truth"]["daily_steps"]["2026-11-10"] == 6100
     # The walk's steps, counted from the accelerometer, against its foot-switch truth (314).
-    ((walk_steps,),) = store.execute("SELECT SUM(steps) FROM walking_bouts WHERE subject='P001'")
+    walk_steps = sum(b.steps for b in store.bouts("P001", 0, 2**62))
     assert abs(walk_steps - 314) <= 0.05 * 314
 
     rescore(store, [plan], today=dt.date(2026, 11, 22), sinks=["coach"])

@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 
 from adherence import influx_schema
+from adherence.influx_programme import MEASUREMENT_PROGRAMME
 from adherence.plan import CarePlan, parse_plans
 from adherence.scoring import rescore
+from devices.programme import ProgrammeEvent, programme_event
 from ingest.store import Store
 from tests.export_helpers import DAILY, add_good_patient, fill, good_plan_doc
 
@@ -61,6 +63,18 @@ def substitute(q: str, subjects: list[str] | None = None, programme: str | None 
     return q
 
 
+def _event(n: int, kind: str, when: str, **fields: Any) -> ProgrammeEvent:
+    t = int(dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC).timestamp()) * 10**9
+    return programme_event("s", "P001", "app", f"e{n}", kind, t, n, **fields)
+
+
+PROGRAMME_EVENTS = [
+    _event(1, "education_completed", "2026-11-10T18:00:00", item_id="edu-1", minutes=5),
+    _event(2, "pain", "2026-11-10T19:00:00", nrs=6.0),
+    _event(3, "pain", "2026-11-11T19:00:00", nrs=5.0),
+]
+
+
 def run(influxdb: Any, q: str) -> list[dict[str, Any]]:
     """Run one query; fail on any error; return its series."""
     res = influxdb.query(q, DB)
@@ -81,7 +95,12 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, list[CarePl
     store = Store(d / "store.sqlite")
     fill(store, with_scores=False)
     add_good_patient(store)
-    plans = parse_plans(good_plan_doc())
+    doc = good_plan_doc()
+    # P001 follows a whole programme: education twice a week and daily pain reports, of which
+    # the store holds two (see test_programme_panels)
+    doc["plans"][0]["components"] = {"education": {"per_week": 2}, "symptoms": {"pain_daily": True}}
+    plans = parse_plans(doc)
+    store.put_programme_events(PROGRAMME_EVENTS)
     rescore(store, plans, today=dt.date(2026, 11, 12), sinks=["grafana"])
     lines = [item.body for item in store.outbox_peek("grafana", 100_000)]
     return store, plans, lines
@@ -105,12 +124,13 @@ def test_dashboard_uses_the_schema_names() -> None:
     dash = dashboard()
     assert dash["__inputs"][0]["name"] == "DS_INFLUXDB"
     queries = [q for qs in panel_queries().values() for q in qs]
-    assert len(queries) == 8
+    assert len(queries) == 10
     measurements = set(re.findall(r'FROM "(\w+)"', " ".join(queries)))
     assert measurements == {
         influx_schema.MEASUREMENT_DAILY,
         influx_schema.MEASUREMENT_ACTIVITY,
         influx_schema.MEASUREMENT_SESSION,
+        MEASUREMENT_PROGRAMME,
     }
     for p in dash["panels"]:
         assert p["datasource"] == {"type": "influxdb", "uid": "${DS_INFLUXDB}"}
@@ -128,7 +148,7 @@ def test_every_query_runs_without_error(influx: Any) -> None:
     for var in dashboard()["templating"]["list"]:
         assert run(influx, substitute(var["query"], None, None))
         n += 1
-    assert n == 8 * 3 + 2
+    assert n == 10 * 3 + 2
 
 
 def test_template_variables(influx: Any) -> None:
@@ -231,3 +251,27 @@ def test_sessions_against_plan_panel(
         ("2026-11-11", 2, 2),
         ("2026-11-12", 2, 2),
     ]
+
+
+def test_programme_panels(influx: Any, loaded: tuple[Store, list[CarePlan], list[str]]) -> None:
+    """Only P001's plan prescribes components. Its programme score per day is what the store
+    keeps with each day's score; pain is summarised as of the latest day (12 November, in
+    progress): the day values 6 and 5 (10 and 11 November) make the baseline while it forms,
+    (6 + 5) / 2 = 5.5, and the last-7-day mean, also 5.5."""
+    store = loaded[0]
+    [q] = panel_queries()["Whole-programme score"]
+    series = run(influx, substitute(q, None, "lbp-home"))
+    assert [s["tags"]["subject"] for s in series] == ["P001"]
+    got = {utc_day(t): v for t, v in series[0]["values"]}
+    want = {
+        day: detail["programme_composite"]
+        for subject, day, _, detail in store.scores()
+        if subject == "P001" and detail.get("programme_composite") is not None
+    }
+    assert got == want and len(want) >= 1
+    [q] = panel_queries()["Pain against baseline"]
+    [s] = run(influx, substitute(q, None, "lbp-home"))
+    assert s["tags"]["subject"] == "P001"
+    assert s["columns"] == ["time", "pain_7d", "pain_baseline", "change_pct", "outcome_flags"]
+    (_, last7, baseline, _pct, _flags) = s["values"][0]
+    assert (last7, baseline) == (5.5, 5.5)

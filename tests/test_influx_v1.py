@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,8 @@ from devices.errors import ConfigError
 from ingest.store import Store
 from tests.influx_helpers import AuthInfluxDB16, influx_rows, synthetic_lines
 from tests.services import InfluxDB16, wait_until
-from tests.test_scoring import plan_from, scenario
+from tests.support.plans import plan_from, scenario
+from tests.support.running import running
 
 pytestmark = pytest.mark.services
 DB = "rehab"
@@ -82,10 +82,7 @@ def test_server_down_then_up_every_point_exactly_once(store: Store, influxdb: In
         backoff_initial_s=0.05,
         backoff_max_s=0.2,
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=sender.run, args=(stop,))
-    thread.start()
-    try:
+    with running(sender.run) as thread:
         assert wait_until(lambda: sender.status().failures_in_row >= 3, 30)
         st = sender.status()
         assert st.backlog == 400 and st.delivered == 0
@@ -94,9 +91,6 @@ def test_server_down_then_up_every_point_exactly_once(store: Store, influxdb: In
         assert "retrying" in st.line()
         influxdb.start(timeout_s=60)
         assert wait_until(lambda: store.outbox_size("ix") == 0, 60)
-    finally:
-        stop.set()
-        thread.join(30)
     assert not thread.is_alive()
     assert sender.status().delivered == 400
     rows = influx_rows(influxdb.query("SELECT count(v), sum(v) FROM t", DB))

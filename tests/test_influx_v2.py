@@ -4,7 +4,6 @@ read back with its export API (metric name ``<measurement>_<field>``, ms timesta
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,17 +16,15 @@ from devices.errors import ConfigError
 from ingest.store import Store
 from tests.influx_helpers import StrictVictoriaMetrics, synthetic_lines, vm_samples
 from tests.services import VictoriaMetrics, wait_until
-from tests.test_scoring import plan_from, scenario
+from tests.support.plans import plan_from, scenario
+from tests.support.running import running, serving
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture
 def strict_victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
-    server = StrictVictoriaMetrics(tmp_path_factory.mktemp("victoria-strict"))
-    server.start(timeout_s=60)
-    yield server
-    server.stop()
+    yield from serving(StrictVictoriaMetrics(tmp_path_factory.mktemp("victoria-strict")))
 
 
 def _ms(day: dt.date) -> int:
@@ -78,19 +75,15 @@ def test_server_down_then_up_every_point_exactly_once(
     sender = OutboxSender(
         store, "vm", sink, batch_size=50, backoff_initial_s=0.05, backoff_max_s=0.2
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=sender.run, args=(stop,))
-    thread.start()
     try:
-        assert wait_until(lambda: sender.status().failures_in_row >= 3, 30)
-        st = sender.status()
-        assert (st.backlog, st.delivered) == (400, 0)
-        assert st.last_error is not None and "no answer" in st.last_error
-        victoria.start(timeout_s=60)
-        assert wait_until(lambda: store.outbox_size("vm") == 0, 60)
+        with running(sender.run) as thread:
+            assert wait_until(lambda: sender.status().failures_in_row >= 3, 30)
+            st = sender.status()
+            assert (st.backlog, st.delivered) == (400, 0)
+            assert st.last_error is not None and "no answer" in st.last_error
+            victoria.start(timeout_s=60)
+            assert wait_until(lambda: store.outbox_size("vm") == 0, 60)
     finally:
-        stop.set()
-        thread.join(30)
         sink.close()
     assert not thread.is_alive()
     values = sorted(v for s in vm_samples(victoria, "t_v").values() for _, v in s)

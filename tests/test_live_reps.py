@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.reps_common import (
+from devices.errors import InputError
+from features.exercises import load_library
+from features.live import LiveRepCounter, RepEvent
+from features.reps import RepResult, count_reps
+from features.synthetic import synth_exercise_set, synth_session
+from tests.support.reps_data import (
     REST_ACTIVITIES,
     MetaMotionRecording,
     load_metamotion,
     metamotion_dir,
     with_rest_activity,
 )
-from devices.errors import InputError
-from features.exercises import load_library
-from features.live import LiveRepCounter, RepEvent
-from features.reps import RepResult, count_reps
-from features.synthetic import synth_exercise_set, synth_session
 
 
 def stream(

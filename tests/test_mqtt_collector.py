@@ -49,10 +49,12 @@ def frame_payload(seq: int, n: int = 25) -> bytes:
 
 
 def assert_stream_exactly(store: Store, n_frames: int, device: str = "dev1") -> None:
-    rows = store.execute(
+    raw = sqlite3.connect(store.path)  # counted independently of the store's own reads
+    rows = raw.execute(
         "SELECT seq, COUNT(*) FROM frames WHERE device=? AND stream='accel' GROUP BY seq",
         (device,),
-    )
+    ).fetchall()
+    raw.close()
     counts = dict(rows)
     assert sorted(counts) == list(range(n_frames)), "missing or extra sequence numbers"
     assert set(counts.values()) == {1}, "a frame was stored twice"

@@ -6,13 +6,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from adherence.mqtt_cli import main as mqtt_main
+from adherence.cli import main as mqtt_main
+from adherence.cli.mqtt import REPLAY_SPEED
 from devices.recording import read_recording
 from ingest.mqtt_events import events
 from ingest.mqtt_settings import MqttSettings
@@ -27,6 +27,7 @@ from ingest.store import Store
 from tests.mqtt_helpers import REPO, T0_NS, running_collector
 from tests.mqtt_helpers import broker as broker  # noqa: F401 - fixture
 from tests.services import Mosquitto, wait_until
+from tests.support.running import adherence_argv
 
 pytestmark = pytest.mark.services
 RECORDINGS = REPO / "sample_data" / "recordings"
@@ -79,8 +80,10 @@ def test_replayed_recordings_match_the_files(
             recording_status_topics("adh", folder),
             speed=0,
         )
-        assert result.messages == 2 * 33 + 18  # ceil(1619/50) x (accel, gyro) + ceil(854/50)
-        assert wait_until(lambda: c.stats.frames == result.messages, 30), c.stats
+        # ceil(1619/50) x (accel, gyro) + ceil(854/50), and a session start and stop
+        assert result.messages == 2 * 33 + 18 + 2
+        assert wait_until(lambda: c.stats.frames == result.messages - 2, 30), c.stats
+        assert wait_until(lambda: c.stats.events == 2 + 4, 30), c.stats  # + status x 2 devices
     t, acc = store.read_stream("P002", "accel", device="P002-imu")
     assert t.tolist() == ex.t_ns.tolist()
     np.testing.assert_array_equal(acc, ex.accel_g.astype(np.float32).astype(np.float64))
@@ -90,27 +93,35 @@ def test_replayed_recordings_match_the_files(
     t, steps = store.read_stream("P001", "step_total")
     assert t.tolist() == ped.t_ns.tolist()
     assert steps.tolist() == ped.data.tolist()
+    start, stop = [e for e in events(store, subject="P002") if e.kind.startswith("session")]
+    assert (start.kind, start.t_ns, stop.kind, stop.t_ns) == (
+        "session_start",
+        int(ex.t_ns[0]),
+        "session_stop",
+        int(ex.t_ns[-1]),
+    )
+    assert start.session_id == stop.session_id == ex.meta["session_id"]
+    assert (start.exercise, start.device) == (ex.meta["exercise"], "P002-imu")
+
+
+def test_bare_sensor_replay_sends_no_session_events() -> None:
+    msgs = list(recording_messages("adh", RECORDINGS, session_events=False))
+    framed = list(recording_messages("adh", RECORDINGS))
+    n_ex = len(list(RECORDINGS.glob("ex-*.meta.json")))
+    assert not any(m.topic.endswith("/session") for m in msgs)
+    sessions = [m for m in framed if m.topic.endswith("/session")]
+    assert len(framed) - len(msgs) == len(sessions) == 2 * n_ex
+    assert framed[0].topic.endswith("/session") and b'"start"' in framed[0].payload
 
 
 def test_last_will_reports_a_killed_device_offline(broker: Mosquitto, store: Store) -> None:
     s = MqttSettings(broker=broker.url, client_id="will-test")
     with running_collector(s, store):
         sim = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "adherence.mqtt_cli",
-                "simulate",
-                "mqtt",
-                "--broker",
-                broker.url,
-                "--devices",
-                "1",
-                "--duration",
-                "600",
-                "--client-id",
-                "dying",
-            ],
+            adherence_argv(
+                *("simulate", "mqtt", "--broker", broker.url, "--devices", "1"),
+                *("--duration", "600", "--client-id", "dying"),
+            ),
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=subprocess.DEVNULL,
@@ -153,9 +164,21 @@ def test_simulate_command(
         )
         assert code == 0
         assert wait_until(lambda: c.stats.frames == 4, 30), c.stats
-    assert "published 4 messages, 102 samples" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "published 4 messages, 102 samples" in out
+    assert err.splitlines()[-1].startswith("simulate: 4 messages in ")  # the progress line
     gw = list(events(store, kind="status"))
     assert [(e.subject, e.device) for e in gw] == [("gateway", "gw-0")] * 2
+
+
+def test_replay_speed_default_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        mqtt_main(["simulate", "mqtt", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"{REPLAY_SPEED:g} for --recordings" in text and "--no-session-events" in text
+    # the sample data replays in under a minute at that speed
+    last = list(recording_messages("adh", RECORDINGS))[-1]
+    assert last.at_s / REPLAY_SPEED < 60
 
 
 def test_commands_report_bad_options_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,12 +16,9 @@ from ingest.store import Store
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
 
-def _summary(store: Store, subject: str) -> dict[str, tuple[int, int, int, int]]:
-    rows = store.execute(
-        "SELECT day, steps, wear_min, active_min, judgeable FROM daily_summary WHERE subject=?",
-        (subject,),
-    )
-    return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+def _summary(store: Store, subject: str) -> dict[str, tuple[int, int, int, bool]]:
+    rows = store.summaries(subject, "0000-00-00", "9999-99-99")
+    return {r.day: (r.steps, r.wear_min, r.active_min, r.judgeable) for r in rows}
 
 
 def test_mqtt_session_events_become_counted_sessions(store: Store) -> None:
@@ -81,5 +78,5 @@ def test_unworn_days_are_not_judgeable_but_known_days_are_kept(store: Store) -> 
     derive(store, "P001", plan.tz, days=plan.days())
     summary = _summary(store, "P001")
     assert len(summary) == 14
-    assert summary["2026-11-10"] == (4321, 700, 20, 1)
-    assert summary["2026-11-11"] == (0, 0, 0, 0)
+    assert summary["2026-11-10"] == (4321, 700, 20, True)
+    assert summary["2026-11-11"] == (0, 0, 0, False)

@@ -11,34 +11,8 @@ from typing import Any
 import pytest
 
 from adherence.errors import PlanError
-from adherence.plan import FORMAT, load_plans, parse_plans
-
-
-def sample_doc() -> dict[str, Any]:
-    """The example of the lead's specification (docs/care_plan.md)."""
-    return {
-        "format": FORMAT,
-        "plans": [
-            {
-                "subject": "P001",
-                "programme": "lbp-home",
-                "start_date": "2026-11-02",
-                "length_days": 14,
-                "timezone": "Europe/London",
-                "sessions": [
-                    {
-                        "id": "core-a",
-                        "weekdays": ["mon", "wed", "fri"],
-                        "exercises": [
-                            {"exercise": "bridge", "sets": 3, "reps": 10},
-                            {"exercise": "bird_dog", "sets": 2, "reps": 8},
-                        ],
-                    }
-                ],
-                "step_goal": {"start": 4000, "weekly_increase": 500, "max": 7000},
-            }
-        ],
-    }
+from adherence.plan import load_plans, parse_plans
+from tests.support.plans import sample_doc
 
 
 def test_load_sample(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,31 +46,34 @@ def test_writing_twice_is_byte_identical(tmp_path: Path) -> None:
     assert (a / "w1.csv.gz").read_bytes() == (b / "w1.csv.gz").read_bytes()
 
 
-def _corrupt(tmp_path: Path, how: str) -> Path:  # noqa: C901 (to split, issue 12)
+def _gz(text: str) -> bytes:
+    return gzip.compress(text.encode())
+
+
+def _edit_meta(meta: Path, key: str, value: str) -> None:
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), key: value}))
+
+
+#: How to damage a written recording: (csv path, meta path) -> None.
+_CORRUPTIONS: dict[str, Callable[[Path, Path], object]] = {
+    "missing_csv": lambda csv, meta: csv.unlink(),
+    "truncated_gzip": lambda csv, meta: csv.write_bytes(csv.read_bytes()[:-40]),
+    "not_gzip": lambda csv, meta: csv.write_bytes(b"t_ns,ax_g,ay_g,az_g\n1,2,3,4\n"),
+    "bad_header": lambda csv, meta: csv.write_bytes(_gz("time,x,y,z\n1,2,3,4\n")),
+    "bad_number": lambda csv, meta: csv.write_bytes(_gz(f"t_ns,ax_g,ay_g,az_g\n{T0},0.1,abc,1\n")),
+    "nan": lambda csv, meta: csv.write_bytes(_gz(f"t_ns,ax_g,ay_g,az_g\n{T0},0.1,nan,1\n")),
+    "backwards": lambda csv, meta: csv.write_bytes(
+        _gz(f"t_ns,ax_g,ay_g,az_g\n{T0},0,0,1\n{T0 - 5},0,0,1\n")
+    ),
+    "bad_json": lambda csv, meta: meta.write_text("{not json"),
+    "bad_kind": lambda csv, meta: _edit_meta(meta, "kind", "video"),
+    "bad_subject": lambda csv, meta: _edit_meta(meta, "subject", "Jane Doe"),
+}
+
+
+def _corrupt(tmp_path: Path, how: str) -> Path:
     meta = _write(tmp_path)
-    csv = tmp_path / "w1.csv.gz"
-    if how == "missing_csv":
-        csv.unlink()
-    elif how == "truncated_gzip":
-        csv.write_bytes(csv.read_bytes()[:-40])
-    elif how == "not_gzip":
-        csv.write_bytes(b"t_ns,ax_g,ay_g,az_g\n1,2,3,4\n")
-    elif how == "bad_header":
-        csv.write_bytes(gzip.compress(b"time,x,y,z\n1,2,3,4\n"))
-    elif how == "bad_number":
-        csv.write_bytes(gzip.compress(f"t_ns,ax_g,ay_g,az_g\n{T0},0.1,abc,1\n".encode()))
-    elif how == "nan":
-        csv.write_bytes(gzip.compress(f"t_ns,ax_g,ay_g,az_g\n{T0},0.1,nan,1\n".encode()))
-    elif how == "backwards":
-        csv.write_bytes(
-            gzip.compress(f"t_ns,ax_g,ay_g,az_g\n{T0},0,0,1\n{T0 - 5},0,0,1\n".encode())
-        )
-    elif how == "bad_json":
-        meta.write_text("{not json")
-    elif how == "bad_kind":
-        meta.write_text(json.dumps({**json.loads(meta.read_text()), "kind": "video"}))
-    elif how == "bad_subject":
-        meta.write_text(json.dumps({**json.loads(meta.read_text()), "subject": "Jane Doe"}))
+    _CORRUPTIONS[how](tmp_path / "w1.csv.gz", meta)
     return meta
 
 

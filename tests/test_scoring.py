@@ -10,80 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from adherence.cli import main
-from adherence.plan import CarePlan, parse_plans
+from adherence.plan import parse_plans
 from adherence.scoring import match_day, rescore, score_plan
 from ingest.store import RepRecord, SessionRecord, SetRecord, Store
-from tests.test_plan import sample_doc
+from tests.support.plans import bout, plan_from, sample_doc, scenario
 
 D = dt.date
-
-
-def plan_from(**over: Any) -> CarePlan:
-    doc = sample_doc()
-    doc["plans"][0].update(over)
-    [plan] = parse_plans(doc)
-    return plan
-
-
-def bout(
-    plan: CarePlan,
-    sid: str,
-    exercise: str,
-    day: dt.date,
-    reps_per_set: list[int],
-    *,
-    hour: int = 9,
-    plan_entry: str | None = None,
-) -> SessionRecord:
-    t0 = plan.day_bounds_ns(day)[0] + hour * 3600 * 10**9
-    sets = []
-    t = t0
-    for k, n in enumerate(reps_per_set):
-        reps = tuple(
-            RepRecord(t + i * 3 * 10**9, t + (i + 1) * 3 * 10**9, 3.0, 20.0) for i in range(n)
-        )
-        sets.append(SetRecord(k, t, t + n * 3 * 10**9, reps))
-        t += (n * 3 + 60) * 10**9
-    return SessionRecord(
-        sid, plan.subject, exercise, t0, t, plan_entry, "test", "complete", tuple(sets), {}
-    )
-
-
-def scenario(
-    plan: CarePlan,
-) -> tuple[list[SessionRecord], dict[dt.date, tuple[int, int, int, bool]]]:
-    sessions = [
-        # Mon 2: 30/30 and 16/16 -> completion 1.0, done.
-        bout(plan, "s1", "bridge", D(2026, 11, 2), [10, 10, 10]),
-        bout(plan, "s2", "bird_dog", D(2026, 11, 2), [8, 8]),
-        # Wed 4: bridge 24/30 = 0.8, bird_dog 8/16 = 0.5 -> 0.65, not done.
-        bout(plan, "s3", "bridge", D(2026, 11, 4), [8, 8, 8]),
-        bout(plan, "s4", "bird_dog", D(2026, 11, 4), [8]),
-        # Fri 6: bridge 30/30 = 1, bird_dog 12/16 = 0.75 -> 0.875, done.
-        bout(plan, "s5", "bridge", D(2026, 11, 6), [10, 10, 10], plan_entry="core-a"),
-        bout(plan, "s6", "bird_dog", D(2026, 11, 6), [6, 6]),
-        # Mon 9 and Wed 11: nothing.
-    ]
-    j = True
-    summaries = {
-        D(2026, 11, 2): (4000, 800, 60, j),  # 4000/4000 = 1.0
-        D(2026, 11, 3): (2000, 800, 20, j),  # 0.5
-        D(2026, 11, 4): (3000, 800, 30, j),  # 0.75
-        D(2026, 11, 5): (500, 90, 5, False),  # not judgeable
-        D(2026, 11, 6): (6000, 800, 70, j),  # 1.0 (capped)
-        D(2026, 11, 7): (4000, 800, 40, j),  # 1.0
-        # 8: no summary at all
-        D(2026, 11, 9): (4500, 800, 50, j),  # week 1, goal 4500: 1.0
-        D(2026, 11, 10): (900, 800, 5, j),  # 0.2
-        D(2026, 11, 11): (2250, 800, 25, j),  # 0.5
-        D(2026, 11, 12): (5000, 600, 50, j),  # today, goal already reached: 1.0
-    }
-    return sessions, summaries
 
 
 def test_session_completion_and_matching() -> None:
@@ -290,7 +226,8 @@ def test_score_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     captured = capsys.readouterr()
     assert captured.err == "coach: 6 point(s) waiting in the outbox\n"
     assert captured.out.splitlines() == [
-        "P001 2026-11-12: composite 46.8 (7-day trend -10.7); exercise 33% (1/3 sessions); "
+        "P001 as of 2026-11-12 (today, in progress): composite 46.8 (7-day trend -10.7); "
+        "exercise 33% (1/3 sessions); "
         "steps 78%; streak 0 d; last session 6 d",
         "  FLAG NO_RECENT_SESSION: no exercise session for 6 days (last on 2026-11-06); "
         "2 planned session(s) missed",
@@ -305,3 +242,37 @@ def test_score_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert (report["day"], report["composite"], report["streak_days"]) == ("2026-11-06", 71.0, 1)
     assert main(["score", "--store", str(tmp_path / "store.sqlite")]) == 2
     assert "give --config, or both --store and --plans" in capsys.readouterr().err
+
+
+def test_demo_score_and_report_agree_on_the_as_of_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16 item 2: `score` without --today (wall clock, after the sample programme) printed
+    13.9 / 46% where the demo and the report said 14.3 / 48% for the same day, because the demo
+    scored the last day as still in progress. All three now say as of which day and whether it
+    is final, and give the same figures for it."""
+    import re
+
+    from adherence.plan import load_plans
+    from adherence.report import patient_views
+
+    store_path = tmp_path / "demo.sqlite"
+    assert main(["demo", "--store", str(store_path), "--no-progress"]) == 0
+    demo_out = capsys.readouterr().out
+    plans_path = Path(__file__).resolve().parents[1] / "sample_data" / "care_plans.json"
+    assert "as of 2026-11-23: every programme day is complete (final scores)" in demo_out
+    demo_p002 = next(x for x in demo_out.splitlines() if x.startswith("P002"))
+    demo_score = int(demo_p002.split()[2])
+    # score on the wall clock (any date after the programme) and on the day after it
+    for extra in ([], ["--today", "2026-11-23"]):
+        assert main(["score", "--store", str(store_path), "--plans", str(plans_path), *extra]) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("P002"))
+        assert line.startswith("P002 as of 2026-11-22 (final): composite ")
+        composite = float(re.search(r"composite (\d+\.\d)", line).group(1))  # type: ignore[union-attr]
+        assert round(composite) == demo_score
+    with Store(store_path) as store:
+        (view,) = [
+            v for v in patient_views(store, load_plans(plans_path)) if v.plan.subject == "P002"
+        ]
+    assert view.latest is not None and not view.latest.pending
+    assert view.latest.composite == composite

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import signal
 import subprocess
-import sys
+import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from adherence.cli import main
@@ -18,10 +20,14 @@ from adherence.config import load_config
 from adherence.plan import load_plans
 from adherence.serve import serve
 from devices.errors import ConfigError
+from devices.frame import make_frame
+from ingest.collector import STORE_TABLES_WRITTEN, Collector
+from ingest.errors import CollectorError
 from ingest.store import Store
 from tests.influx_helpers import influx_rows
 from tests.services import InfluxDB16, Mosquitto, wait_until
-from tests.test_scoring import bout
+from tests.support.plans import bout
+from tests.support.running import adherence_argv
 
 REPO = Path(__file__).resolve().parents[1]
 TZ = "Europe/London"
@@ -82,7 +88,7 @@ backoff_max_s = 0.3
 def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "adherence.cli", "serve", "--config", str(config)],
+            adherence_argv("serve", "--config", str(config)),
             cwd=REPO,
             stderr=err,
             env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -99,6 +105,16 @@ def _terminate(proc: subprocess.Popen[bytes]) -> int:
             proc.wait(10)
 
 
+def _serve_until(config: Path, log: Path, text: str) -> str:
+    """Run ``adherence serve`` until ``text`` is in its log, stop it with SIGTERM; the log."""
+    proc = _start(config, log)
+    try:
+        assert wait_until(lambda: text in log.read_text(), 30), log.read_text()
+    finally:
+        assert _terminate(proc) == 0, log.read_text()
+    return log.read_text()
+
+
 @pytest.mark.services
 def test_serve_keeps_outbox_over_sigterm_and_delivers_later(
     tmp_path: Path, influxdb: InfluxDB16
@@ -107,13 +123,7 @@ def test_serve_keeps_outbox_over_sigterm_and_delivers_later(
     config, days = _setup(tmp_path, influxdb.url)
     influxdb.stop()
     # Phase 1: the server is down. Status lines show the backlog and the error; SIGTERM is clean.
-    log1 = tmp_path / "serve1.log"
-    proc = _start(config, log1)
-    try:
-        assert wait_until(lambda: "retrying" in log1.read_text(), 30), log1.read_text()
-    finally:
-        assert _terminate(proc) == 0, log1.read_text()
-    text = log1.read_text()
+    text = _serve_until(config, tmp_path / "serve1.log", "retrying")
     assert "adherence serve: coach: backlog=" in text and "no answer" in text
     assert "stopped; outbox kept" in text.splitlines()[-1]
     with Store(tmp_path / "store.sqlite") as store:
@@ -122,12 +132,7 @@ def test_serve_keeps_outbox_over_sigterm_and_delivers_later(
         assert [s[1] for s in store.scores("P042")] == [d.isoformat() for d in days]
     # Phase 2: server up again; the kept points and new rounds land, each point once.
     influxdb.start(timeout_s=60)
-    log2 = tmp_path / "serve2.log"
-    proc = _start(config, log2)
-    try:
-        assert wait_until(lambda: "backlog=0 delivered=" in log2.read_text(), 30), log2.read_text()
-    finally:
-        assert _terminate(proc) == 0, log2.read_text()
+    _serve_until(config, tmp_path / "serve2.log", "backlog=0 delivered=")
     rows = influx_rows(
         influxdb.query("SELECT composite, sessions_done_7d FROM adherence_daily", "rehab")
     )
@@ -164,12 +169,7 @@ def test_serve_in_process_stops_on_event(tmp_path: Path) -> None:
 def test_serve_runs_the_mqtt_collector(tmp_path: Path, mosquitto: Mosquitto) -> None:
     extra = f'[mqtt]\nbroker = "{mosquitto.url}"\nclient_id = "serve-test"\n'
     config, _ = _setup(tmp_path, "http://127.0.0.1:9", extra)
-    log = tmp_path / "serve.log"
-    proc = _start(config, log)
-    try:
-        assert wait_until(lambda: "mqtt: connected=True" in log.read_text(), 30), log.read_text()
-    finally:
-        assert _terminate(proc) == 0, log.read_text()
+    _serve_until(config, tmp_path / "serve.log", "mqtt: connected=True")
 
 
 def test_config_errors_name_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -190,3 +190,128 @@ def test_bad_collector_settings_are_a_configuration_error(tmp_path: Path) -> Non
     config, _ = _setup(tmp_path, "http://127.0.0.1:9", "[ble]\nno_such_setting = 1\n")
     with pytest.raises(ConfigError, match=r"serve\.toml: \[ble\]: "):
         serve(load_config(config))
+
+
+class _ProbeCollector:
+    """A collector kept to the ``Collector`` protocol: it stores one frame and one gap through
+    its own store connection, then waits for ``stop`` (or fails, when told to)."""
+
+    def __init__(self, path: Path, *, fail: bool = False) -> None:
+        self.path = path
+        self.fail = fail
+        self.state = "starting"
+
+    @property
+    def name(self) -> str:
+        return "probe"
+
+    @property
+    def writes(self) -> frozenset[str]:
+        return frozenset({"frames", "gaps"})
+
+    def collect(self, stop: threading.Event) -> None:
+        if self.fail:
+            raise CollectorError("probe", "device", "not found")
+        t = 1_794_000_000_000_000_000 + np.arange(50) * 20_000_000
+        with Store(self.path) as store:
+            store.put_frames(
+                [make_frame("P042", "probe-1", "accel", t, np.ones((50, 3)), fs_hz=50.0, seq=0)]
+            )
+            store.put_gap(
+                "probe-1", "accel", int(t[-1]), int(t[-1]) + 10**9, "test gap", subject="P042"
+            )
+        self.state = "stored"
+        stop.wait()
+        self.state = "stopped"
+
+    def status_text(self) -> str:
+        return f"state={self.state}"
+
+
+def test_collector_protocol_is_kept_by_both_collectors(store: Store) -> None:
+    from ingest.ble import BleCollector, BleSettings
+    from ingest.mqtt import MqttCollector, MqttSettings
+
+    ble = BleCollector(BleSettings(device="AA:BB:CC:DD:EE:FF", subject="P1"), store)
+    mqtt = MqttCollector(MqttSettings(broker="mqtt://127.0.0.1:9"), store)
+    for c, name in ((ble, "ble"), (mqtt, "mqtt")):
+        assert isinstance(c, Collector)
+        assert c.name == name
+        assert c.writes <= STORE_TABLES_WRITTEN and "frames" in c.writes
+    assert ble.status_text() == "starting"
+    assert mqtt.status_text() == "connected=False frames=0"
+
+
+def test_serve_runs_injected_collectors_through_the_protocol(tmp_path: Path) -> None:
+    config, _ = _setup(tmp_path, "http://127.0.0.1:9")
+    cfg = load_config(config)
+    probe = _ProbeCollector(tmp_path / "store.sqlite")
+    stop = threading.Event()
+    out = io.StringIO()
+    result: list[int] = []
+    t = threading.Thread(
+        target=lambda: result.append(serve(cfg, stop=stop, out=out, collectors=[probe]))
+    )
+    t.start()
+    assert wait_until(lambda: "probe: state=stored | frames=1 |" in out.getvalue(), 30), (
+        out.getvalue()
+    )
+    stop.set()
+    t.join(30)
+    assert result == [0] and probe.state == "stopped"
+    with Store(tmp_path / "store.sqlite") as store:
+        (gap,) = store.gaps(device="probe-1")
+        assert (gap.subject, gap.stream, gap.reason) == ("P042", "accel", "test gap")
+
+
+def test_a_failing_collector_stops_serve_with_exit_code_1(tmp_path: Path) -> None:
+    config, _ = _setup(tmp_path, "http://127.0.0.1:9")
+    out = io.StringIO()
+    probe = _ProbeCollector(tmp_path / "store.sqlite", fail=True)
+    assert serve(load_config(config), out=out, collectors=[probe]) == 1
+    assert "adherence serve: probe: probe at device: not found" in out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        (
+            "lookback_days = 2",
+            "lookback_days = 0",
+            r"scoring\.lookback_days: must be a positive integer, got 0",
+        ),
+        (
+            "batch_size = 3",
+            "batch_size = true",
+            r"sink\[0\]\.batch_size: must be a positive integer, got True",
+        ),
+        (
+            "backoff_max_s = 0.3",
+            "backoff_max_s = 0.01",
+            r"sink\[0\]\.backoff_max_s: must be a number of at least 0\.1",
+        ),
+        ('db = "rehab"', 'db = ""', r"sink\[0\]\.db: must be a non-empty string"),
+        ('db = "rehab"', "", r"sink\[0\]\.db: is required"),
+        (
+            'care_plans = "plans.json"',
+            'care_plans = "plans.json"\nble = 5',
+            r"serve\.toml: ble: must be a table",
+        ),
+    ],
+)
+def test_each_bad_value_is_named(tmp_path: Path, old: str, new: str, match: str) -> None:
+    config, _ = _setup(tmp_path, "http://127.0.0.1:9")
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=match):
+        load_config(config)
+
+
+def test_duplicate_sink_names_are_refused(tmp_path: Path) -> None:
+    config, _ = _setup(tmp_path, "http://127.0.0.1:9")
+    text = config.read_text()
+    sink = text[text.index("[[sink]]") :]
+    config.write_text(text + "\n" + sink)
+    with pytest.raises(ConfigError, match=r"sink\[1\]\.name: duplicate sink name 'coach'"):
+        load_config(config)

@@ -14,13 +14,13 @@ import pytest
 
 from adherence.live_plans import CarePlanPlanner
 from adherence.plan import load_plans
-from adherence.session_cli import SessionTee
 from devices.recording import write_recording
 from features.synthetic import synth_session
 from ingest.ble import BleCollector, BleSettings
 from ingest.ble_sim import BlePeripheralSim, SimSettings
 from ingest.session import GAP_MIN_S, Feedback, LiveSession, Target
 from ingest.session_mqtt import save_session
+from ingest.session_tee import SessionTee
 from ingest.store import Store
 from tests.ble_fixtures import PERIPHERAL, BlueZoo, bluezoo_fixture  # noqa: F401
 
@@ -145,3 +145,26 @@ def test_ble_disconnect_mid_set_count_continues_and_gap_recorded(
     assert reasons <= {"disconnected", "no sensor data during a live session"}
     for g0, g1 in session.gaps:
         assert any(g.start_ns == g0 and g.end_ns == g1 for g in gaps)
+
+
+def test_session_without_a_sensor_stores_nothing_and_fails(
+    bluezoo: BlueZoo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16 item 3: no sensor present must not give "session complete: 0 sets" and a stored
+    complete session; it says the sensor was not found, stores nothing and exits non-zero."""
+    from adherence.cli import main
+
+    path = tmp_path / "s.sqlite"
+    code = main(
+        [
+            "session", "--ble", "AA:BB:CC:DD:EE:FF", "--subject", "P001", "--exercise", "bridge",
+            "--duration", "3", "--store", str(path),
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "session complete" not in captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("adherence: session not recorded: sensor AA:BB:CC:DD:EE:FF")
+    with Store(path) as store:
+        assert store.sessions("P001") == []

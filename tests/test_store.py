@@ -13,18 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from devices.frame import Frame, make_frame
 from ingest.errors import StoreError
 from ingest.store import RepRecord, SessionRecord, SetRecord, Store
+from tests.support.frames import T0, accel_frame
 
-T0 = 1_794_000_000_000_000_000
 REPO = Path(__file__).resolve().parents[1]
-
-
-def accel_frame(seq: int, n: int = 50, subject: str = "P001") -> Frame:
-    t = T0 + seq * n * 20_000_000 + np.arange(n) * 20_000_000
-    vals = np.column_stack([np.full(n, seq * 1.0), np.arange(n) / 100.0, np.ones(n)])
-    return make_frame(subject, "imu-1", "accel", t, vals, fs_hz=50.0, seq=seq)
 
 
 def test_same_frame_twice_is_stored_once(store: Store) -> None:
@@ -120,7 +113,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from ingest.store import Store
-    from tests.test_store import accel_frame
+    from tests.support.frames import accel_frame
     store = Store(sys.argv[1])
     seq = 0
     while True:

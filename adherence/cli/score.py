@@ -8,24 +8,44 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from adherence.config import load_config
-from adherence.pipeline import derive
-from adherence.plan import load_plans
-from adherence.scoring import SubjectReport, rescore
-from devices.errors import ConfigError
-from ingest.store import Store
+from adherence.cli.options import (
+    SubParsers,
+    add_command,
+    add_dates,
+    add_plans,
+    add_store,
+    add_today,
+)
+
+if TYPE_CHECKING:
+    from adherence.scoring import ProgrammeSummary, SubjectReport
 
 __all__ = ["register", "format_report"]
 
 
+SCORE_HELP = "recompute adherence scores from the store"
+SCORE_DESCRIPTION = "Recompute adherence scores from the store for a date range and subjects."
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{round(100 * x)}%"
+
+
+def _programme_text(p: ProgrammeSummary) -> str:
+    """``programme 99.9; pain 3.4 vs baseline 5.6 (-2.2 points, -39%, clinically important)``."""
+    comp = "n/a" if p.programme_composite is None else f"{p.programme_composite:.1f}"
+    if p.pain_last_7d is None or p.pain_baseline is None:
+        return f"programme {comp}; pain: no baseline yet"
+    change = ""
+    if p.pain_change_points is not None and p.pain_change_pct is not None:
+        better = ", clinically important improvement" if p.pain_improved else ""
+        change = f" ({p.pain_change_points:+.1f} points, {p.pain_change_pct:+.0f}%{better})"
+    return f"programme {comp}; pain {p.pain_last_7d:.1f} vs baseline {p.pain_baseline:.1f}{change}"
 
 
 def format_report(r: SubjectReport) -> str:
@@ -36,24 +56,26 @@ def format_report(r: SubjectReport) -> str:
     trend = "n/a" if r.trend_7d is None else f"{r.trend_7d:+.1f}"
     since = "never" if r.days_since_last_session is None else f"{r.days_since_last_session} d"
     text = (
-        f"{r.subject} {r.day.isoformat()}: composite {composite} (7-day trend {trend}); "
+        f"{r.subject} as of {r.as_of()}: composite {composite} (7-day trend {trend}); "
         f"exercise {_pct(r.weekly_exercise_adherence)} ({r.sessions_done}/{r.sessions_planned} "
         f"sessions); steps {_pct(r.step_goal_attainment)}; streak {r.streak_days} d; "
         f"last session {since}"
     )
+    if r.programme is not None:
+        text += "\n  " + _programme_text(r.programme)
     for f in r.flags:
         text += f"\n  FLAG {f.code}: {f.reason}"
     return text
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
-
-
 def _run(args: argparse.Namespace) -> int:
+    from adherence.config import load_config
+    from adherence.pipeline import derive_plan_days
+    from adherence.plan import load_plans
+    from adherence.scoring import rescore
+    from devices.errors import ConfigError
+    from ingest.store import Store
+
     store_path: Path | None = args.store
     plans_path: Path | None = args.plans
     if args.config is not None:
@@ -68,16 +90,7 @@ def _run(args: argparse.Namespace) -> int:
         for plan in plans:
             if plan.subject not in wanted:
                 continue
-            first = args.start or plan.start_date
-            last = args.end or plan.end_date
-            derive(
-                store,
-                plan.subject,
-                plan.tz,
-                days=[d for d in plan.days() if first <= d <= last],
-                start_ns=plan.day_bounds_ns(first)[0],
-                end_ns=plan.day_bounds_ns(last)[1],
-            )
+            derive_plan_days(store, plan, args.start or plan.start_date, args.end or plan.end_date)
         reports = rescore(
             store,
             plans,
@@ -105,20 +118,15 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any, groups: Any) -> None:
+def register(sub: SubParsers) -> None:
     """Add ``adherence score`` to the command line."""
-    p = sub.add_parser(
-        "score",
-        help="recompute adherence scores from the store",
-        description="Recompute adherence scores from the store for a date range and subjects.",
-    )
+    p = add_command(sub, "score", SCORE_HELP, SCORE_DESCRIPTION)
     p.add_argument("--config", type=Path, metavar="FILE", help="serve configuration (store, plans)")
-    p.add_argument("--store", type=Path, metavar="PATH", help="the local store (SQLite file)")
-    p.add_argument("--plans", type=Path, metavar="FILE", help="care plans (JSON)")
-    p.add_argument("--from", dest="start", type=_date, metavar="DATE", help="first local day")
-    p.add_argument("--to", dest="end", type=_date, metavar="DATE", help="last local day")
+    add_store(p)
+    add_plans(p)
+    add_dates(p)
     p.add_argument("--subject", action="append", metavar="ID", help="only this subject (repeat)")
-    p.add_argument("--today", type=_date, metavar="DATE", help="score as if today were DATE")
+    add_today(p)
     p.add_argument(
         "--sink", action="append", metavar="NAME", help="queue InfluxDB points for this sink"
     )

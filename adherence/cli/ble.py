@@ -13,26 +13,33 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
-from ingest.ble import BleCollector, BleSettings
-from ingest.ble_sim import PROFILES, BlePeripheralSim, SimSettings
-from ingest.store import Store
+from adherence.cli.options import SubParsers, add_command, add_store
+
+PROFILES = ("movesense", "polar_pmd", "heart_rate", "unknown")
+"""Simulated devices, as :data:`ingest.ble_sim.PROFILES` (not imported: it needs dbus-fast)."""
 
 
-def register(sub: Any, groups: Any) -> None:
+COLLECT_BLE_HELP = "collect from a BLE wearable (bleak) into the store"
+COLLECT_BLE_DESCRIPTION = (
+    "Scan for a wearable by address or name, pick its profile from the "
+    "services it advertises (heart rate, RSC, CSC, Polar PMD, Movesense, WitMotion), "
+    "subscribe, and store decoded frames. Reconnects after link loss; stops on SIGINT."
+)
+SIMULATE_BLE_HELP = "serve a simulated BLE wearable through BlueZ (or BlueZoo)"
+SIMULATE_BLE_DESCRIPTION = (
+    "Register a GATT application and an advertisement on an adapter and stream "
+    "a recording (or synthetic motion) as the chosen device would."
+)
+
+
+def register(collect: SubParsers, simulate: SubParsers) -> None:
     """Add ``collect ble`` and ``simulate ble`` to the ``adherence`` command."""
-    c = groups["collect"].add_parser(
-        "ble",
-        help="collect from a BLE wearable (bleak) into the store",
-        description="Scan for a wearable by address or name, pick its profile from the "
-        "services it advertises (heart rate, RSC, CSC, Polar PMD, Movesense, WitMotion), "
-        "subscribe, and store decoded frames. Reconnects after link loss; stops on SIGINT.",
-    )
+    c = add_command(collect, "ble", COLLECT_BLE_HELP, COLLECT_BLE_DESCRIPTION)
     c.add_argument("--device", required=True, metavar="ADDR|NAME", help="address or name")
     c.add_argument("--subject", required=True, metavar="ID", help="pseudonymous subject id")
-    c.add_argument("--store", type=Path, default=Path("adherence.sqlite"), help="store file")
-    c.add_argument("--adapter", help="BlueZ adapter, e.g. hci0 (default: BlueZ's choice)")
+    add_store(c, default=Path("adherence.sqlite"))
+    c.add_argument("--adapter", help="BlueZ adapter, e.g. hci0 (None: BlueZ's choice)")
     c.add_argument("--scan-timeout", type=float, default=10.0, metavar="S", help="per scan, s")
     c.add_argument("--backoff-cap", type=float, default=30.0, metavar="S", help="retry cap, s")
     c.add_argument(
@@ -40,23 +47,18 @@ def register(sub: Any, groups: Any) -> None:
         type=int,
         default=10,
         metavar="N",
-        help="failed attempts in a row before giving up (0 = never give up; default 10)",
+        help="failed attempts in a row before giving up (0 = never give up)",
     )
     c.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
     c.add_argument("--status-every", type=float, default=2.0, metavar="S", help="status period")
     c.add_argument("--quiet", action="store_true", help="no status line")
     c.set_defaults(func=cmd_collect)
 
-    s = groups["simulate"].add_parser(
-        "ble",
-        help="serve a simulated BLE wearable through BlueZ (or BlueZoo)",
-        description="Register a GATT application and an advertisement on an adapter and stream "
-        "a recording (or synthetic motion) as the chosen device would.",
-    )
-    s.add_argument("--profile", choices=PROFILES, default="movesense")
-    s.add_argument("--name", help="advertised name (default per profile)")
+    s = add_command(simulate, "ble", SIMULATE_BLE_HELP, SIMULATE_BLE_DESCRIPTION)
+    s.add_argument("--profile", choices=PROFILES, default="movesense", help="device to simulate")
+    s.add_argument("--name", help="advertised name (None: the profile's)")
     s.add_argument("--adapter", default="/org/bluez/hci1", help="D-Bus path of the adapter")
-    s.add_argument("--bus", help="D-Bus address (default: the system bus)")
+    s.add_argument("--bus", help="D-Bus address (None: the system bus)")
     s.add_argument("--recording", type=Path, help="*.meta.json of an exercise recording")
     s.add_argument("--clock-ppm", type=float, default=0.0, help="device clock error, ppm")
     s.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
@@ -76,6 +78,9 @@ async def _until_signal(duration_s: float | None) -> asyncio.Event:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     """Collect until interrupted; CollectorError (refused, unreachable) exits 2 via cli.main."""
+    from ingest.ble import BleCollector, BleSettings
+    from ingest.store import Store
+
     settings = BleSettings(
         device=args.device,
         subject=args.subject,
@@ -113,6 +118,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Serve the simulated peripheral until interrupted."""
+    from ingest.ble_sim import BlePeripheralSim, SimSettings
+
     sim = BlePeripheralSim(
         SimSettings(
             profile=args.profile,

@@ -7,7 +7,6 @@ the true step count, and the true step times where the dataset has them.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from features.steps import resample_uniform
+from tests.support.datasets import datasets_dir
 
 G_MS2 = 9.80665
 """Standard gravity, m/s^2 (to convert m/s^2 to g)."""
@@ -23,14 +23,6 @@ OXFORD_FS_HZ = 100.0
 """Rate the irregular Oxford phone recordings are resampled to, Hz."""
 MAX_GAP_S = 0.25
 """Gaps between samples longer than this, s, are NaN (counted as gaps); shorter are interpolated."""
-
-
-def datasets_dir() -> Path:
-    """Folder of the shared datasets: ``$ADHERENCE_DATASETS`` or ``<repo>/../shared/datasets``."""
-    env = os.environ.get("ADHERENCE_DATASETS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
 @dataclass(frozen=True)

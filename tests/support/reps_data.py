@@ -9,7 +9,6 @@ from a counter. The gyroscope (25 Hz) is linearly interpolated onto the accelero
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
 from features.synthetic import SynthRecording
+from tests.support.datasets import datasets_dir
 
 _NAME = re.compile(
     r"^(?P<participant>[A-Z])-(?P<exercise>[a-z]+)-(?P<category>heavy|medium|sitting|standing)"
@@ -28,17 +28,9 @@ _NAME = re.compile(
 EXPECTED_REPS = {"heavy": 5, "medium": 10, "sitting": 0, "standing": 0}
 
 
-def datasets_root() -> Path:
-    """Folder of the shared datasets: ``$ADHERENCE_DATASETS`` or ``<repo>/../shared/datasets``."""
-    env = os.environ.get("ADHERENCE_DATASETS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-
-
 def metamotion_dir() -> Path:
     """Folder holding the MetaMotion CSV files."""
-    return datasets_root() / "metamotion_barbell" / "MetaMotion"
+    return datasets_dir() / "metamotion_barbell" / "MetaMotion"
 
 
 @dataclass(frozen=True)

@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
-from typing import Any
 
-from adherence.export import FORMATS, export
-from adherence.plan import load_plans
-from adherence.pseudonym import load_key
-from devices.errors import ConfigError, DataFileError
-from ingest.store import Store
+from adherence.cli.options import (
+    SubParsers,
+    add_command,
+    add_dates,
+    add_plans,
+    add_store,
+    open_existing_store,
+)
 
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
+FORMATS = ("csv", "csv.gz", "parquet")
+"""Table formats, as :data:`adherence.export.FORMATS` (not imported: it needs pandas)."""
 
 
-def open_existing_store(path: Path) -> Store:
-    """Open a store that must already exist (a typo must not create an empty store)."""
-    if not path.is_file():
-        raise DataFileError(str(path), "store not found")
-    return Store(path, create=False)
+EXPORT_HELP = "export pseudonymised tables for researchers (CSV, CSV.gz, Parquet, Open mHealth)"
+EXPORT_DESCRIPTION = (
+    "Export per-minute, per-day, per-session, per-set, per-repetition and bout "
+    "tables, an info.json and Open mHealth step counts. Ids are always pseudonymised with "
+    "an HMAC key read from a file or an environment variable."
+)
 
 
 def run_export(args: argparse.Namespace) -> int:
     """Run ``adherence export`` from parsed arguments; return the exit code (0)."""
+    from adherence.export import export
+    from adherence.plan import load_plans
+    from adherence.pseudonym import load_key
+
     key = load_key(key_file=args.key_file, key_env=args.key_env)
     plans = load_plans(args.plans) if args.plans is not None else None
     with open_existing_store(args.store) as store:
@@ -39,8 +41,8 @@ def run_export(args: argparse.Namespace) -> int:
             key=key,
             fmt=args.format,
             subjects=args.subject,
-            start=args.date_from,
-            end=args.date_to,
+            start=args.start,
+            end=args.end,
             plans=plans,
             progress=not args.no_progress,
         )
@@ -49,30 +51,25 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any, groups: Any) -> None:
+def register(sub: SubParsers) -> None:
     """Add ``adherence export`` to the command line."""
-    p = sub.add_parser(
-        "export",
-        help="export pseudonymised tables for researchers (CSV, CSV.gz, Parquet, Open mHealth)",
-        description="Export per-minute, per-day, per-session, per-set, per-repetition and bout "
-        "tables, an info.json and Open mHealth step counts. Ids are always pseudonymised with "
-        "an HMAC key read from a file or an environment variable.",
-    )
-    p.add_argument("--store", type=Path, required=True, help="store file")
+    p = add_command(sub, "export", EXPORT_HELP, EXPORT_DESCRIPTION)
+    add_store(p, required=True)
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--format", choices=FORMATS, default="csv", help="table format (default csv)")
-    p.add_argument("--from", dest="date_from", type=_date, help="first local day YYYY-MM-DD")
-    p.add_argument("--to", dest="date_to", type=_date, help="last local day YYYY-MM-DD")
+    p.add_argument("--format", choices=FORMATS, default="csv", help="table format")
+    add_dates(p)
     p.add_argument(
         "--subject", action="append", help="export only this subject (repeatable; raw id)"
     )
-    p.add_argument("--plans", type=Path, help="care plans (time zones and step goals)")
+    add_plans(p, help_text="care plans (time zones and step goals)")
     keys = p.add_mutually_exclusive_group()
     keys.add_argument("--key-file", type=Path, help="file holding the pseudonymisation key")
     keys.add_argument("--key-env", metavar="VAR", help="environment variable holding the key")
     p.add_argument("--no-progress", action="store_true", help="do not show progress")
 
     def _run(args: argparse.Namespace) -> int:
+        from devices.errors import ConfigError
+
         if args.key_file is None and args.key_env is None:
             raise ConfigError(
                 "pseudonym key",

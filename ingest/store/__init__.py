@@ -20,6 +20,9 @@ Tables
 ``outbox``         points waiting for an external sink (InfluxDB), oldest first.
 ``mqtt_events``    session start/stop events and device status changes from MQTT; unique on
                    (device, kind, t_ns, seq, session_id), so a redelivery adds nothing.
+``programme_events`` the patient app's programme events (education, CBT, mindfulness, coaching,
+                   posts, pain NRS, PEG); unique on (subject, event_id). Added after schema
+                   version 1 with ``CREATE TABLE IF NOT EXISTS``, run on every open.
 
 All timestamps are integer UTC nanoseconds.
 
@@ -53,7 +56,39 @@ import numpy as np
 from devices.files import private_file
 from devices.frame import Frame, StreamKind
 from devices.mqtt_wire import DeviceEvent
+from devices.programme import ProgrammeEvent
 from ingest.errors import StoreError
+from ingest.store.reads import (
+    BoutRow,
+    DailyRow,
+    DeviceStreamRow,
+    MinuteRow,
+    RepetitionRow,
+    SessionSummaryRow,
+    SetRow,
+    StoreReads,
+    SummaryRow,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BoutRow",
+    "DailyRow",
+    "DeadLetter",
+    "DeviceStreamRow",
+    "Gap",
+    "MinuteRow",
+    "OutboxItem",
+    "RepRecord",
+    "RepetitionRow",
+    "SessionRecord",
+    "SessionSummaryRow",
+    "SetRecord",
+    "SetRow",
+    "Store",
+    "StoreReads",
+    "SummaryRow",
+]
 
 SCHEMA_VERSION = 2
 APPLICATION_ID = 0x41444831
@@ -201,6 +236,31 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 """Statements taking a file from version ``key`` to ``key + 1``."""
 _V1_TABLES = frozenset({"frames", "gaps", "sessions", "dead_letter", "outbox"})
+# Tables added after schema version 1: created if missing on every open (a new table needs no
+# migration of existing rows, so the schema version stays 1).
+_ADDED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS programme_events (
+    subject TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    site TEXT NOT NULL,
+    device TEXT NOT NULL,
+    event TEXT NOT NULL,
+    t_ns INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    item_id TEXT,
+    module_id TEXT,
+    minutes REAL,
+    channel TEXT,
+    by_whom TEXT,
+    nrs REAL,
+    peg_pain REAL,
+    peg_enjoyment REAL,
+    peg_activity REAL,
+    stored_ns INTEGER NOT NULL,
+    PRIMARY KEY (subject, event_id)
+);
+CREATE INDEX IF NOT EXISTS programme_events_by_time ON programme_events (subject, t_ns);
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,8 +302,17 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
-class Store:
+def _and_where(conditions: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """``" AND cond"`` for each (condition, value) whose value is not None, and the values."""
+    used = [(c, v) for c, v in conditions if v is not None]
+    return "".join(f" AND {c}" for c, _ in used), [v for _, v in used]
+
+
+class Store(StoreReads):
     """The embedded store: a single SQLite file (WAL mode, ``synchronous=FULL``).
+
+    Read queries for derivation, scoring, reports and exports come from
+    :class:`ingest.store.reads.StoreReads` and return typed rows.
 
     One :class:`Store` object may be shared between threads (calls are serialised by a lock);
     several processes may open the same file at once (SQLite serialises their writes).
@@ -303,6 +372,9 @@ class Store:
         for step in range(max(version, 1), SCHEMA_VERSION):
             for statement in _MIGRATIONS[step]:
                 self._db.execute(statement)
+        for statement in _ADDED_SCHEMA.split(";"):  # tables that need no migration of rows
+            if statement.strip():
+                self._db.execute(statement)
         self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -353,7 +425,16 @@ class Store:
                 self._depth = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one read-only SQL statement and return all rows (for reports and exports)."""
+        """Run one read-only SQL statement and return all rows.
+
+        Not for new code: callers use the typed methods (:class:`StoreReads` and the ones
+        below). Kept while ``ingest.mqtt``/``ingest.mqtt_events`` and a few tests still call it.
+        """
+        with self._lock:
+            return list(self._db.execute(sql, params).fetchall())
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read-only SQL statement of this package and return all rows."""
         with self._lock:
             return list(self._db.execute(sql, params).fetchall())
 
@@ -396,16 +477,21 @@ class Store:
             )
             for f in frames
         ]
+        return self._insert_new(
+            "INSERT OR IGNORE INTO frames (subject, device, stream, seq, start_ns, end_ns, n, k,"
+            " fs_hz, units, t_ns, vals, device_t_ns, meta, stored_ns)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+
+    def _insert_new(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run an ``INSERT OR IGNORE`` for ``rows`` in one transaction (joining an open one);
+        return how many rows were new."""
         if not rows:
             return 0
         with self.transaction():
             before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO frames (subject, device, stream, seq, start_ns, end_ns, n, k,"
-                " fs_hz, units, t_ns, vals, device_t_ns, meta, stored_ns)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
+            self._db.executemany(sql, rows)
             return self._db.total_changes - before
 
     def has_frame(self, device: str, stream: str, seq: int) -> bool:
@@ -543,14 +629,8 @@ class Store:
     def gaps(self, *, device: str | None = None, subject: str | None = None) -> list[Gap]:
         """Recorded gaps in time order."""
         sql = "SELECT subject, device, stream, start_ns, end_ns, reason FROM gaps WHERE 1=1"
-        params: list[Any] = []
-        if device is not None:
-            sql += " AND device=?"
-            params.append(device)
-        if subject is not None:
-            sql += " AND subject=?"
-            params.append(subject)
-        return [Gap(*r) for r in self.execute(sql + " ORDER BY start_ns", params)]
+        cond, params = _and_where((("device=?", device), ("subject=?", subject)))
+        return [Gap(*r) for r in self.execute(sql + cond + " ORDER BY start_ns", params)]
 
     # -- dead letters ---------------------------------------------------------------------
     def dead_letter(
@@ -790,18 +870,15 @@ class Store:
             "SELECT session_id, subject, exercise, start_ns, end_ns, plan_entry, source, status, meta"
             " FROM sessions WHERE 1=1"
         )
-        params: list[Any] = []
-        if subject is not None:
-            sql += " AND subject=?"
-            params.append(subject)
-        if start_ns is not None:
-            sql += " AND start_ns>=?"
-            params.append(int(start_ns))
-        if end_ns is not None:
-            sql += " AND start_ns<?"
-            params.append(int(end_ns))
+        cond, params = _and_where(
+            (
+                ("subject=?", subject),
+                ("start_ns>=?", None if start_ns is None else int(start_ns)),
+                ("start_ns<?", None if end_ns is None else int(end_ns)),
+            )
+        )
         out = []
-        for r in self.execute(sql + " ORDER BY start_ns, session_id", params):
+        for r in self.execute(sql + cond + " ORDER BY start_ns, session_id", params):
             sets = []
             for sr in self.execute(
                 "SELECT set_index, start_ns, end_ns FROM exercise_sets WHERE session_id=?"
@@ -870,6 +947,114 @@ class Store:
             (a, b, c, json.loads(d)) for a, b, c, d in self.execute(sql + " ORDER BY 1, 2", params)
         ]
 
+    def stream_devices(self, subject: str, stream: StreamKind | str) -> list[str]:
+        """Devices that stored frames of ``stream`` for ``subject``, sorted."""
+        rows = self.execute(
+            "SELECT DISTINCT device FROM frames WHERE subject=? AND stream=? ORDER BY 1",
+            (subject, str(stream)),
+        )
+        return [r[0] for r in rows]
+
+    def delete_sessions(self, session_ids: Iterable[str]) -> int:
+        """Delete sessions (with their sets and repetitions); returns how many were stored."""
+        ids = list(session_ids)
+        with self.transaction():
+            n = 0
+            for sid in ids:
+                n += self._db.execute("DELETE FROM sessions WHERE session_id=?", (sid,)).rowcount
+                self._db.execute("DELETE FROM exercise_sets WHERE session_id=?", (sid,))
+                self._db.execute("DELETE FROM repetitions WHERE session_id=?", (sid,))
+        return n
+
+    # -- programme events (issue 17) ------------------------------------------------------
+    def put_programme_events(self, events: Iterable[ProgrammeEvent]) -> int:
+        """Store programme events in one transaction (joining an open one); return how many were new.
+
+        Identity is (subject, event_id): an event replayed, redelivered or re-sent inside another
+        message is stored once, and the first stored version is kept.
+        """
+        now = _now_ns()
+        rows = [
+            (
+                e.subject,
+                e.event_id,
+                e.site,
+                e.device,
+                e.event,
+                int(e.t_ns),
+                int(e.seq),
+                e.item_id,
+                e.module_id,
+                e.minutes,
+                e.channel,
+                e.by,
+                e.nrs,
+                *(e.peg_items if e.peg_items is not None else (None, None, None)),
+                now,
+            )
+            for e in events
+        ]
+        return self._insert_new(
+            "INSERT OR IGNORE INTO programme_events (subject, event_id, site, device, event,"
+            " t_ns, seq, item_id, module_id, minutes, channel, by_whom, nrs, peg_pain,"
+            " peg_enjoyment, peg_activity, stored_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+
+    def programme_events(
+        self,
+        subject: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        kinds: Iterable[str] | None = None,
+    ) -> list[ProgrammeEvent]:
+        """A subject's stored programme events with ``start_ns <= t_ns < end_ns`` (UTC ns).
+
+        ``kinds`` keeps only those event kinds (``"pain"``, ``"education_completed"``, ...).
+        In time order, then event id.
+        """
+        sql = (
+            "SELECT site, subject, device, event_id, event, t_ns, seq, item_id, module_id, minutes,"
+            " channel, by_whom, nrs, peg_pain, peg_enjoyment, peg_activity"
+            " FROM programme_events WHERE subject=?"
+        )
+        params: list[Any] = [subject]
+        if start_ns is not None:
+            sql += " AND t_ns>=?"
+            params.append(int(start_ns))
+        if end_ns is not None:
+            sql += " AND t_ns<?"
+            params.append(int(end_ns))
+        if kinds is not None:
+            wanted = sorted(set(kinds))
+            if not wanted:
+                return []
+            sql += f" AND event IN ({','.join('?' * len(wanted))})"
+            params.extend(wanted)
+        out = []
+        for r in self.execute(sql + " ORDER BY t_ns, event_id", params):
+            peg = None if r[13] is None else (float(r[13]), float(r[14]), float(r[15]))
+            site, subj, dev, eid, kind, t_ns, seq, item, module, minutes, channel, by, nrs = r[:13]
+            out.append(
+                ProgrammeEvent(
+                    site,
+                    subj,
+                    dev,
+                    eid,
+                    kind,
+                    t_ns,
+                    seq,
+                    item,
+                    module,
+                    minutes,
+                    channel,
+                    by,
+                    nrs,
+                    peg,
+                )
+            )
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class RepRecord:
@@ -925,4 +1110,5 @@ _TABLES = {
     "dead_letter",
     "outbox",
     "mqtt_events",
+    "programme_events",
 }

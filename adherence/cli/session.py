@@ -19,46 +19,30 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from adherence.live_plans import CarePlanPlanner, plan_target
-from adherence.plan import load_plans
-from devices.errors import ConfigError
-from devices.frame import Frame
-from ingest.session import Feedback, LiveSession, Target
-from ingest.session_mqtt import SessionService, SessionServiceSettings, save_session
-from ingest.store import Store
+from adherence.cli.options import (
+    SubParsers,
+    add_command,
+    add_mqtt_client,
+    add_plans,
+    add_store,
+    mqtt_settings,
+)
 
-
-class SessionTee:
-    """A store wrapper for the BLE collector: stores frames and feeds them to a live session.
-
-    Everything the collector calls is passed on to the real store; accelerometer frames also go
-    through :meth:`ingest.session.LiveSession.feed` (in time order), and each feedback event is
-    handed to ``on_feedback``.
-    """
-
-    def __init__(self, store: Store, session: LiveSession, on_feedback: Any) -> None:
-        self._store = store
-        self.session = session
-        self.on_feedback = on_feedback
-        self._lock = threading.Lock()
-
-    def put_frames(self, frames: list[Frame]) -> int:
-        n = self._store.put_frames(frames)
-        with self._lock:
-            for f in sorted(frames, key=lambda f: f.start_ns):
-                for fb in self.session.feed(f):
-                    self.on_feedback(fb)
-        return n
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+if TYPE_CHECKING:
+    from ingest.session import Feedback
 
 
 def run_ble_session(args: argparse.Namespace) -> int:
     """The ``--ble`` mode: returns the exit code."""
+    from adherence.live_plans import CarePlanPlanner, plan_target
+    from adherence.plan import load_plans
     from ingest.ble import BleCollector, BleSettings
+    from ingest.session import LiveSession, Target
+    from ingest.session_mqtt import save_session
+    from ingest.session_tee import SessionTee
+    from ingest.store import Store
 
     plans = load_plans(args.plans) if args.plans else []
     target = plan_target(plans, args.subject, args.exercise, args.plan_entry)
@@ -95,28 +79,32 @@ def run_ble_session(args: argparse.Namespace) -> int:
         try:
             collector.run_blocking(stop)
         finally:
-            for fb in session.finish(time.time_ns()):
-                show(fb)
-            save_session(store, session, CarePlanPlanner(plans, args.sink))
+            if session.frames_received:
+                for fb in session.finish(time.time_ns()):
+                    show(fb)
+                save_session(store, session, CarePlanPlanner(plans, args.sink))
+    if not session.frames_received:
+        # a session without sensor data is not complete: nothing is stored (issue 16 item 3)
+        why = collector.status.last_error or "no data received"
+        print(
+            f"adherence: session not recorded: sensor {args.ble} was not found or sent no data"
+            f" ({why})",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
 def run_mqtt_service(args: argparse.Namespace) -> int:
     """The ``--mqtt`` mode: serve sessions until SIGINT/SIGTERM."""
-    from ingest.mqtt_settings import MqttSettings
+    from adherence.live_plans import CarePlanPlanner
+    from adherence.plan import load_plans
+    from ingest.session_mqtt import SessionService, SessionServiceSettings
+    from ingest.store import Store
 
     plans = load_plans(args.plans) if args.plans else []
     settings = SessionServiceSettings(
-        MqttSettings(
-            broker=args.mqtt,
-            prefix=args.prefix,
-            client_id=args.client_id,
-            username=args.username,
-            password_env=args.password_env,
-            password_file=args.password_file,
-            tls_ca=args.tls_ca,
-        ),
-        idle_timeout_s=args.idle_timeout,
+        mqtt_settings(args, args.mqtt), idle_timeout_s=args.idle_timeout
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -126,48 +114,56 @@ def run_mqtt_service(args: argparse.Namespace) -> int:
             settings,
             store,
             CarePlanPlanner(plans, args.sink),
-            on_feedback=lambda fb: print(f"{fb.session_id}: {fb.text()}"),
+            on_feedback=lambda fb: print(f"{fb.session_id}: {fb.text()}", flush=True),
         )
+
+        def announce() -> None:
+            if service.subscribed.wait(timeout=None) and not stop.is_set():
+                print(
+                    f"sessions: subscribed to {args.prefix}/+/+/+/session on {args.mqtt}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        threading.Thread(target=announce, name="announce", daemon=True).start()
         service.run(stop)
     return 0
 
 
-def register(sub: Any, groups: Any) -> None:
+def register(sub: SubParsers) -> None:
     """Add ``adherence session`` to the command line."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "session",
-        help="a live guided exercise session (BLE sensor at a terminal, or the MQTT service)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "a live guided exercise session (BLE sensor at a terminal, or the MQTT service)",
+        __doc__,
+        raw_description=True,
     )
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--ble", metavar="ADDR|NAME", help="BLE sensor address or advertised name")
     mode.add_argument(
         "--mqtt", metavar="URL", help="serve apps over this broker (mqtt[s]://host:port)"
     )
-    p.add_argument("--store", type=Path, default=Path("adherence.sqlite"), help="store file")
-    p.add_argument("--plans", type=Path, help="care plans (targets and scoring)")
+    add_store(p, default=Path("adherence.sqlite"))
+    add_plans(p, help_text="care plans (targets and scoring)")
     p.add_argument("--sink", action="append", default=[], help="outbox sink for score points")
     ble = p.add_argument_group("--ble mode")
     ble.add_argument("--subject", help="pseudonymous subject id")
     ble.add_argument("--exercise", help="exercise-library id, e.g. bridge")
     ble.add_argument("--plan-entry", help="the care plan's session id")
-    ble.add_argument("--session-id", help="session id (default: subject and start time)")
-    ble.add_argument("--sets", type=int, help="sets to do (default: from the care plan)")
-    ble.add_argument("--reps", type=int, help="repetitions per set (default: from the care plan)")
+    ble.add_argument("--session-id", help="session id (None: subject and start time)")
+    ble.add_argument("--sets", type=int, help="sets to do (None: from the care plan)")
+    ble.add_argument("--reps", type=int, help="repetitions per set (None: from the care plan)")
     ble.add_argument("--duration", type=float, help="stop after this many seconds")
     mq = p.add_argument_group("--mqtt mode")
-    mq.add_argument("--prefix", default="adh", help="topic prefix (default: %(default)s)")
-    mq.add_argument("--client-id", default="adherence-sessions", help="MQTT client id")
-    mq.add_argument("--username")
-    mq.add_argument("--password-env", metavar="VAR")
-    mq.add_argument("--password-file", metavar="PATH")
-    mq.add_argument("--tls-ca", metavar="PATH")
+    add_mqtt_client(mq, "adherence-sessions", client_cert=False)
     mq.add_argument(
         "--idle-timeout", type=float, default=120.0, help="close a silent session after S seconds"
     )
 
     def _run(args: argparse.Namespace) -> int:
+        from devices.errors import ConfigError
+
         if args.ble:
             if not args.subject or not args.exercise:
                 raise ConfigError("option", "--ble", "needs --subject and --exercise")

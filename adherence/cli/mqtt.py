@@ -1,0 +1,230 @@
+"""``adherence collect mqtt`` and ``adherence simulate mqtt`` (thin shells over the library).
+
+Also runnable as ``python -m adherence.cli collect mqtt --broker mqtt://127.0.0.1:1883``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from adherence.cli.options import (
+    SubParsers,
+    add_command,
+    add_mqtt_client,
+    add_store,
+    mqtt_settings,
+)
+
+if TYPE_CHECKING:
+    from ingest.mqtt import CollectorStats, MqttCollector
+    from ingest.mqtt_sim import Message
+
+REPLAY_SPEED = 100.0
+"""Default ``--speed`` of ``--recordings`` replays (x real time)."""
+
+
+COLLECT_MQTT_HELP = "collect from an MQTT broker into the store"
+COLLECT_MQTT_DESCRIPTION = (
+    "Collect sensor data from an MQTT broker (QoS 1, persistent session, "
+    "acknowledged only after the store commit). Stops cleanly on SIGINT/SIGTERM."
+)
+SIMULATE_MQTT_HELP = "publish synthetic patients or sample recordings to an MQTT broker"
+SIMULATE_MQTT_DESCRIPTION = (
+    "Publish as devices would: N synthetic patients at a chosen rate, or the "
+    "recordings in a folder (--recordings)."
+)
+
+
+def _positive(text: str) -> float:
+    """argparse ``type=``: a finite number > 0 (``nan`` and ``inf`` parse as floats)."""
+    from ingest.mqtt_settings import positive_number
+
+    return positive_number(text)
+
+
+def _add_broker_args(p: argparse.ArgumentParser, client_id: str) -> None:
+    p.add_argument("--broker", required=True, help="mqtt://host:port or mqtts://host:port")
+    add_mqtt_client(p, client_id, client_cert=True)
+
+
+def register(collect: SubParsers, simulate: SubParsers) -> None:
+    """Add ``collect mqtt`` and ``simulate mqtt`` to the ``adherence`` command."""
+    c = add_command(collect, "mqtt", COLLECT_MQTT_HELP, COLLECT_MQTT_DESCRIPTION)
+    _add_broker_args(c, "adherence-collector")
+    add_store(c, default=Path("adherence.sqlite"))
+    c.add_argument("--group", help="shared-subscription group (several collectors split load)")
+    c.add_argument(
+        "--session-expiry", type=int, default=3600, metavar="S", help="session expiry, s"
+    )
+    c.add_argument(
+        "--max-payload",
+        type=int,
+        default=256 * 1024,
+        metavar="BYTES",
+        help="larger payloads are dead-lettered",
+    )
+    c.add_argument(
+        "--reorder-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="how long to wait for a missing sequence number before recording a gap, s",
+    )
+    c.add_argument("--quiet", action="store_true", help="no status line")
+    c.set_defaults(func=cmd_collect)
+
+    s = add_command(simulate, "mqtt", SIMULATE_MQTT_HELP, SIMULATE_MQTT_DESCRIPTION)
+    _add_broker_args(s, "adherence-sim")
+    s.add_argument("--devices", type=int, default=10, help="synthetic devices")
+    s.add_argument("--rate", type=_positive, default=50.0, metavar="HZ", help="sample rate, Hz")
+    s.add_argument("--frame-samples", type=int, default=50, help="samples per frame")
+    s.add_argument("--duration", type=_positive, default=10.0, metavar="S", help="seconds of data")
+    s.add_argument(
+        "--speed",
+        type=float,
+        help="x real time; 0 = as fast as possible (None: 1 for synthetic devices, "
+        f"{REPLAY_SPEED:g} for --recordings: the sample data in about 30 s)",
+    )
+    s.add_argument(
+        "--connections", type=int, default=0, help="gateway connections (0: one per device)"
+    )
+    s.add_argument("--recordings", type=Path, help="replay the recordings in this folder instead")
+    s.add_argument(
+        "--no-session-events",
+        dest="session_events",
+        action="store_false",
+        help="with --recordings: no session start/stop around exercise recordings (a bare "
+        "sensor; without it the replay is like an app's)",
+    )
+    s.add_argument("--quiet", action="store_true", help="no progress line")
+    s.set_defaults(func=cmd_simulate)
+
+
+def _status_line(stats: CollectorStats, prev: list[float], state: str | None = None) -> str:
+    now = time.monotonic()
+    dt = max(now - prev[0], 1e-9)
+    rate_msg = (stats.messages - prev[1]) / dt
+    rate_samples = (stats.samples - prev[2]) / dt
+    prev[:] = [now, stats.messages, stats.samples]
+    if state is None:
+        state = "connected" if stats.connected else "DISCONNECTED"
+    return (
+        f"mqtt {state}: {rate_msg:.0f} msg/s {rate_samples:.0f} samples/s | messages "
+        f"{stats.messages} frames {stats.frames} duplicates {stats.duplicates} events "
+        f"{stats.events} dead letters {stats.dead_letters} gaps {stats.gaps} backlog {stats.backlog}"
+    )
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    """Run the collector until SIGINT/SIGTERM."""
+    from ingest.mqtt import MqttCollector
+    from ingest.store import Store
+
+    settings = mqtt_settings(
+        args,
+        args.broker,
+        group=args.group,
+        session_expiry_s=args.session_expiry,
+        max_payload_bytes=args.max_payload,
+        reorder_timeout_s=args.reorder_timeout,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    prev = [time.monotonic(), 0.0, 0.0]
+    announced = False
+    collector: MqttCollector
+
+    def on_status(stats: CollectorStats) -> None:
+        nonlocal announced
+        if collector.subscribed.is_set() and not announced:
+            announced = True
+            print(f"mqtt subscribed to {settings.subscription()}", file=sys.stderr, flush=True)
+        if not args.quiet:
+            print(_status_line(stats, prev), file=sys.stderr, flush=True)
+
+    try:
+        with Store(args.store) as store:
+            collector = MqttCollector(settings, store, on_status=on_status)
+            collector.run(stop)
+            print(_status_line(collector.stats, prev, "stopped"), file=sys.stderr, flush=True)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _progress_printer(
+    args: argparse.Namespace, messages: object
+) -> Callable[[int, float], None] | None:
+    """A one-line progress report on stderr (``sent/total messages``), or None with --quiet."""
+    if args.quiet:
+        return None
+    total = f"/{len(messages)}" if isinstance(messages, list) else ""
+
+    def show(sent: int, elapsed_s: float) -> None:
+        print(f"simulate: {sent}{total} messages in {elapsed_s:.0f} s", file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Publish synthetic patients or recordings; print what was sent."""
+    from devices.errors import ConfigError
+    from ingest.mqtt_sim import (
+        device_status_topics,
+        gateway_status_topics,
+        publish_messages,
+        recording_messages,
+        recording_status_topics,
+        synthetic_messages,
+    )
+
+    settings = mqtt_settings(args, args.broker)
+    if args.recordings is not None:
+        if not args.recordings.is_dir():
+            raise ConfigError("option", "--recordings", f"{args.recordings} is not a folder")
+        messages: list[Message] | Iterator[Message] = list(
+            recording_messages(
+                args.prefix,
+                args.recordings,
+                samples_per_frame=args.frame_samples,
+                session_events=args.session_events,
+            )
+        )
+        topics = recording_status_topics(args.prefix, args.recordings)
+    else:
+        if args.devices < 1 or args.rate <= 0 or args.frame_samples < 1 or args.duration <= 0:
+            raise ConfigError(
+                "option",
+                "--devices/--rate",
+                "devices, rate, frame samples, duration must be positive",
+            )
+        n_frames = max(1, round(args.duration * args.rate / args.frame_samples))
+        messages = synthetic_messages(
+            args.prefix, args.devices, args.rate, args.frame_samples, n_frames
+        )
+        if args.connections > 0:
+            topics = gateway_status_topics(args.prefix, args.connections)
+        else:
+            topics = device_status_topics(args.prefix, args.devices)
+    speed = args.speed if args.speed is not None else REPLAY_SPEED if args.recordings else 1.0
+    result = publish_messages(
+        settings, iter(messages), topics, speed=speed, on_progress=_progress_printer(args, messages)
+    )
+    print(
+        f"published {result.messages} messages, {result.samples} samples in "
+        f"{result.elapsed_s:.1f} s over {len(topics)} connection(s)"
+    )
+    return 0
