@@ -43,6 +43,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from adherence.export_series import (
+    UNITS,
+    daily_figures,
+    engagement,
+    outcomes,
+    subject_series,
+    symptoms,
+)
 from adherence.plan import CarePlan, exercise_ids, local_midnight_ns
 from adherence.progress import Progress
 from adherence.pseudonym import (
@@ -53,6 +61,7 @@ from adherence.pseudonym import (
 )
 from devices.errors import ConfigError, DataFileError
 from devices.files import private_dir, private_file, write_private
+from features.epochs import MinuteSeries
 from ingest.store import Store
 
 __all__ = ["FORMATS", "TABLES", "EXPORT_FORMAT", "ExportResult", "export", "package_version"]
@@ -60,7 +69,17 @@ __all__ = ["FORMATS", "TABLES", "EXPORT_FORMAT", "ExportResult", "export", "pack
 #: Table file formats: plain CSV, gzip-compressed CSV, Parquet.
 FORMATS = ("csv", "csv.gz", "parquet")
 #: Exported tables, in writing order.
-TABLES = ("minute", "daily", "sessions", "sets", "repetitions", "bouts")
+TABLES = (
+    "minute",
+    "daily",
+    "sessions",
+    "sets",
+    "repetitions",
+    "bouts",
+    "symptoms",
+    "engagement",
+    "outcomes",
+)
 #: Version tag of this export layout (in ``info.json``).
 EXPORT_FORMAT = "adherence-export/1"
 INFO_FILE = "info.json"
@@ -75,13 +94,14 @@ _NS_PER_S = 1_000_000_000
 _ALGORITHMS: tuple[tuple[str, str], ...] = (
     ("features.steps", "step counting from raw acceleration"),
     ("features.activity", "steps per minute, walking bouts, wear detection (van Hees 2013)"),
+    ("features.epochs", "continuous minute series; walking, moderate minutes and cadences"),
     ("features.reps", "repetition counting"),
     ("features.sessions", "segmentation of an exercise session into sets"),
     ("adherence.pipeline", "daily steps rule, pedometer wear, active minutes"),
     ("adherence.scoring", "adherence scoring and coach flags"),
 )
 #: Parameters of the derivation copied into ``info.json`` when the module defines them.
-_PIPELINE_PARAMS = ("STEP_FS_HZ", "PEDOMETER_MAX_INTERVAL_MIN", "MIN_WEAR_H", "WALKING_MIN_STEPS")
+_PIPELINE_PARAMS = ("STEP_FS_HZ", "PEDOMETER_MAX_INTERVAL_MIN", "MIN_WEAR_H")
 
 
 @dataclass(frozen=True)
@@ -151,6 +171,13 @@ class _Ctx:
     plans: dict[str, CarePlan]
     sensitive: set[str]
     exercises: frozenset[str]
+    _series: dict[str, MinuteSeries] = field(default_factory=dict)
+
+    def series(self, store: Store, subject: str) -> MinuteSeries:
+        """The subject's continuous minute series over the export's days (computed once)."""
+        if subject not in self._series:
+            self._series[subject] = subject_series(store, subject, *self.bounds(subject))
+        return self._series[subject]
 
     def tz(self, subject: str) -> ZoneInfo:
         plan = self.plans.get(subject)
@@ -182,18 +209,19 @@ def _pseudonyms(ctx: _Ctx, subject: str, n: int) -> list[str]:
 
 
 def _minute(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
-    rows = store.steps_minutes(subject, *ctx.bounds(subject))
-    ns = np.array([r.minute_ns for r in rows], np.int64)
+    """Every minute from the first to the last with data: steps (NaN where not worn), source."""
+    s = ctx.series(store, subject)
     tz = ctx.tz(subject)
     return pd.DataFrame(
         {
-            "subject": _pseudonyms(ctx, subject, len(rows)),
-            "time_utc": ns,
-            "time_local": _local_times(ns, tz),
-            "date_local": _local_dates(ns, tz),
-            "steps": np.array([r.steps for r in rows], np.int64),
-            "cadence_spm": _floats([r.cadence_spm for r in rows]),
-            "wear": np.array([r.wear for r in rows], bool),
+            "subject": _pseudonyms(ctx, subject, len(s)),
+            "time_utc": s.minute_ns,
+            "time_local": s.minute_ns,
+            "tz": [str(tz)] * len(s),
+            "date_local": _local_dates(s.minute_ns, tz),
+            "steps": s.steps,
+            "source": s.source.astype(object),
+            "wear": s.wear,
         }
     )
 
@@ -212,7 +240,7 @@ def _daily(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
     def count(name: str) -> Any:
         return pd.array([d.get(name) for d in details], dtype="Int64")
 
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "subject": _pseudonyms(ctx, subject, len(rows)),
             "date_local": [d.day for d in days],
@@ -235,6 +263,9 @@ def _daily(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
             ],
         }
     )
+    figures = daily_figures(ctx.series(store, subject), ctx.tz(subject), [d.day for d in days])
+    at = list(out.columns).index("active_min") + 1
+    return pd.concat([out.iloc[:, :at], figures, out.iloc[:, at:]], axis=1)
 
 
 def _sessions(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
@@ -319,6 +350,22 @@ def _bouts(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
     )
 
 
+def _symptoms(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
+    return symptoms(
+        store, ctx.key, ctx.plans.get(subject), subject, ctx.tz(subject), *ctx.bounds(subject)
+    )
+
+
+def _engagement(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
+    return engagement(
+        store, ctx.key, ctx.plans.get(subject), subject, ctx.tz(subject), *ctx.bounds(subject)
+    )
+
+
+def _outcomes(store: Store, ctx: _Ctx, subject: str) -> pd.DataFrame:
+    return outcomes(store, ctx.key, ctx.plans.get(subject), ctx.end)
+
+
 _BUILDERS: dict[str, Callable[[Store, _Ctx, str], pd.DataFrame]] = {
     "minute": _minute,
     "daily": _daily,
@@ -326,6 +373,9 @@ _BUILDERS: dict[str, Callable[[Store, _Ctx, str], pd.DataFrame]] = {
     "sets": _sets,
     "repetitions": _repetitions,
     "bouts": _bouts,
+    "symptoms": _symptoms,
+    "engagement": _engagement,
+    "outcomes": _outcomes,
 }
 #: Columns holding UTC ns while building; written as ISO text (CSV) or timestamps (Parquet).
 _TIME_COLUMNS = ("time_utc", "start_utc", "end_utc")
@@ -334,7 +384,35 @@ _TIME_COLUMNS = ("time_utc", "start_utc", "end_utc")
 # -- writers ------------------------------------------------------------------------------------
 
 
-def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
+def _local_column(df: pd.DataFrame, fmt: str) -> Any:
+    """``time_local`` (UTC ns while building) in the row's ``tz``: ISO text with the UTC offset
+    in CSV; in Parquet a time-zone-aware timestamp when every row shares one zone (else text)."""
+    ns = df["time_local"].to_numpy(np.int64)
+    zones = sorted(set(df["tz"])) if len(df) else ["UTC"]
+    if fmt == "parquet" and len(zones) == 1:
+        return pd.to_datetime(ns, unit="ns", utc=True).tz_convert(zones[0]).as_unit("ns")
+    out = np.empty(len(df), dtype=object)
+    for zone in zones:
+        rows = (df["tz"] == zone).to_numpy()
+        out[rows] = _local_times(ns[rows], ZoneInfo(zone))
+    return out
+
+
+def _arrow_table(out: pd.DataFrame, table: str) -> Any:
+    """The frame as an Arrow table whose fields carry their unit and whose schema carries the
+    export format, the table name, every unit and the algorithm versions (``adherence``)."""
+    import pyarrow as pa
+
+    t = pa.Table.from_pandas(out, preserve_index=False)
+    fields = [f.with_metadata({"unit": UNITS[f.name]}) if f.name in UNITS else f for f in t.schema]
+    meta = dict(t.schema.metadata or {})
+    units = {c: UNITS[c] for c in out.columns if c in UNITS}
+    info = {"format": EXPORT_FORMAT, "table": table, "units": units, "algorithms": _algorithms()}
+    meta[b"adherence"] = json.dumps(info, sort_keys=True).encode()
+    return t.cast(pa.schema(fields, metadata=meta))
+
+
+def _write_table(df: pd.DataFrame, path: Path, fmt: str, table: str = "") -> None:
     out = df.copy()
     for col in _TIME_COLUMNS:
         if col in out.columns:
@@ -343,9 +421,13 @@ def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
                 out[col] = pd.to_datetime(ns, unit="ns", utc=True).as_unit("ns")
             else:
                 out[col] = _iso_utc(ns)
+    if "time_local" in out.columns:
+        out["time_local"] = _local_column(out, fmt)
     if fmt == "parquet":
+        import pyarrow.parquet as pq
+
         private_file(path)  # 0600 before pyarrow writes into it
-        out.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+        pq.write_table(_arrow_table(out, table or path.stem), path, compression="zstd")
         return
     text = out.to_csv(index=False, lineterminator="\n", float_format="%.10g")
     data = text.encode("utf-8")
@@ -500,7 +582,7 @@ def _write_tables(
         empty = _BUILDERS[table](store, ctx, "\x00no subject\x00").iloc[0:0]
         df = pd.concat(parts, ignore_index=True) if parts else empty
         path = out / f"{table}.{fmt}"
-        _write_table(df, path, fmt)
+        _write_table(df, path, fmt, table)
         written.files.append(path)
         written.rows[table] = len(df)
         written.tables[table] = {"file": path.name, "rows": len(df), "columns": list(df.columns)}

@@ -36,6 +36,7 @@ from devices.frame import StreamKind
 from devices.pedometer import totals_to_intervals
 from devices.recording import Recording, list_recordings, read_recording
 from features.activity import detect_wear, steps_per_minute, walking_bouts
+from features.epochs import DailyStepStats, MinuteSeries, daily_step_stats, minute_series
 from features.steps import count_steps, resample_uniform
 from ingest.store import RepRecord, SessionRecord, SetRecord, Store
 
@@ -47,8 +48,6 @@ SEGMENT_GAP_S = 2.0
 """A pause in an accelerometer stream longer than this (s) starts a new segment."""
 PEDOMETER_MAX_INTERVAL_MIN = 30
 MIN_WEAR_H = 10.0
-WALKING_MIN_STEPS = 60
-"""A minute with at least this many steps is an active (walking) minute (Tudor-Locke 2011)."""
 
 
 @dataclass(frozen=True)
@@ -381,18 +380,27 @@ def _local_day(t_ns: int, tz: ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(t_ns / NS_PER_S, tz=tz).date().isoformat()
 
 
-_DayTotals = tuple[dict[str, int], dict[str, float], dict[str, int]]
+_DayTotals = tuple[dict[str, int], dict[str, float]]
 
 
-def _pedometer_days(
-    store: Store, subject: str, tz: ZoneInfo, start_ns: int | None, end_ns: int | None
-) -> _DayTotals:
-    """Per local day from the pedometers' totals: steps, worn minutes, active minutes."""
-    ped_steps: dict[str, int] = defaultdict(int)
-    ped_wear: dict[str, float] = defaultdict(float)
-    ped_active: dict[str, int] = defaultdict(int)
+@dataclass(frozen=True)
+class PedometerIntervals:
+    """Steps between consecutive pedometer reports of a subject: start, end (UTC ns), steps."""
+
+    start_ns: np.ndarray
+    end_ns: np.ndarray
+    steps: np.ndarray
+
+
+def pedometer_intervals(
+    store: Store, subject: str, start_ns: int | None = None, end_ns: int | None = None
+) -> PedometerIntervals:
+    """Every pedometer's totals of ``subject`` as intervals (``totals_to_intervals``), by time.
+
+    One day of history before ``start_ns`` is read, so the window's first interval is complete.
+    """
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for device in store.devices_of(subject, StreamKind.STEP_TOTAL.value):
-        # one day of history before the window, so its first interval is complete
         t_ns, tot = store.read_stream(
             subject,
             StreamKind.STEP_TOTAL,
@@ -401,17 +409,51 @@ def _pedometer_days(
             end_ns=end_ns,
         )
         iv = totals_to_intervals(t_ns, tot[:, 0].astype(np.int64))
-        for a, b, k in zip(
-            iv.start_ns.tolist(), iv.end_ns.tolist(), iv.steps.tolist(), strict=True
-        ):
-            minutes = (b - a) / NS_PER_MIN
-            day = _local_day(b, tz)
-            ped_steps[day] += k
-            if minutes <= PEDOMETER_MAX_INTERVAL_MIN:
-                ped_wear[day] += minutes
-                if k / max(minutes, 1e-9) >= WALKING_MIN_STEPS:
-                    ped_active[day] += round(minutes)
-    return ped_steps, ped_wear, ped_active
+        parts.append((iv.start_ns, iv.end_ns, iv.steps))
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return PedometerIntervals(empty, empty, empty)
+    a, b, k = (np.concatenate([x[i] for x in parts]) for i in range(3))
+    order = np.argsort(a, kind="stable")
+    return PedometerIntervals(a[order], b[order], k[order])
+
+
+def _pedometer_days(iv: PedometerIntervals, tz: ZoneInfo) -> _DayTotals:
+    """Per local day from the pedometers' intervals: steps and worn minutes."""
+    ped_steps: dict[str, int] = defaultdict(int)
+    ped_wear: dict[str, float] = defaultdict(float)
+    for a, b, k in zip(iv.start_ns.tolist(), iv.end_ns.tolist(), iv.steps.tolist(), strict=True):
+        minutes = (b - a) / NS_PER_MIN
+        day = _local_day(b, tz)
+        ped_steps[day] += k
+        if minutes <= PEDOMETER_MAX_INTERVAL_MIN:
+            ped_wear[day] += minutes
+    return ped_steps, ped_wear
+
+
+def day_minute_series(
+    minute_steps: dict[int, int], worn_minutes: set[int], iv: PedometerIntervals
+) -> MinuteSeries:
+    """The continuous minute series of a subject (:func:`features.epochs.minute_series`): the
+    accelerometer's worn minutes, the pedometer's intervals elsewhere, NaN where not worn."""
+    minutes = sorted(minute_steps.keys() | worn_minutes)
+    return minute_series(
+        minutes,
+        [minute_steps.get(m, 0) for m in minutes],
+        [m in worn_minutes for m in minutes],
+        iv.start_ns,
+        iv.end_ns,
+        iv.steps,
+        max_interval_min=PEDOMETER_MAX_INTERVAL_MIN,
+    )
+
+
+def daily_stats(series: MinuteSeries, tz: ZoneInfo) -> dict[str, DailyStepStats]:
+    """stepcount-style figures per local day of a minute series (``features.epochs``)."""
+    if not len(series):
+        return {}
+    days = np.array([_local_day(int(m), tz) for m in series.minute_ns])
+    return {str(d): daily_step_stats(series.steps[days == d]) for d in np.unique(days).tolist()}
 
 
 def _daily_rows(
@@ -423,24 +465,26 @@ def _daily_rows(
     start_ns: int | None = None,
     end_ns: int | None = None,
 ) -> list[tuple[str, int, int, int, bool]]:
-    """Daily rows (day, steps, wear_min, active_min, judgeable): the pedometer's figures on
-    days it was worn, else those counted from acceleration (the daily steps rule)."""
-    ped_steps, ped_wear, ped_active = _pedometer_days(store, subject, tz, start_ns, end_ns)
+    """Daily rows (day, steps, wear_min, active_min, judgeable): steps and wear are the
+    pedometer's on days it was worn, else those counted from acceleration (the daily steps
+    rule); active minutes (>= 100 steps/min) come from the merged minute series, so a walk the
+    accelerometer timed counts even on a pedometer day."""
+    iv = pedometer_intervals(store, subject, start_ns, end_ns)
+    ped_steps, ped_wear = _pedometer_days(iv, tz)
+    stats = daily_stats(day_minute_series(minute_steps, worn_minutes, iv), tz)
     acc_steps: dict[str, int] = defaultdict(int)
-    acc_active: dict[str, int] = defaultdict(int)
     for m, k in minute_steps.items():
-        day = _local_day(m, tz)
-        acc_steps[day] += k
-        acc_active[day] += int(k >= WALKING_MIN_STEPS)
+        acc_steps[_local_day(m, tz)] += k
     acc_wear: dict[str, int] = defaultdict(int)
     for m in worn_minutes:
         acc_wear[_local_day(m, tz)] += 1
     rows = []
     for day in sorted(set(ped_steps) | set(acc_steps) | set(acc_wear)):
         if ped_wear.get(day, 0) > 0:
-            steps, wear, active = ped_steps[day], round(ped_wear[day]), ped_active[day]
+            steps, wear = ped_steps[day], round(ped_wear[day])
         else:
-            steps, wear, active = acc_steps[day], acc_wear[day], acc_active[day]
+            steps, wear = acc_steps[day], acc_wear[day]
+        active = stats[day].active_min if day in stats else 0
         rows.append((day, int(steps), int(wear), int(active), wear >= MIN_WEAR_H * 60))
     return rows
 

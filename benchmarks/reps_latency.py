@@ -31,8 +31,11 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]
 
 from devices.recording import list_recordings, read_recording  # noqa: E402
 from features.exercises import load_library  # noqa: E402
-from features.live import LiveRepCounter, RepEvent  # noqa: E402
-from features.reps import count_reps  # noqa: E402
+from features.reps import (  # noqa: E402
+    LiveRepCounter,
+    RepEvent,
+    count_reps,  # noqa: E402
+)
 from features.sessions import segment_session  # noqa: E402
 from features.synthetic import synth_session  # noqa: E402
 from tests.support.reps_data import REST_ACTIVITIES, with_rest_activity  # noqa: E402

@@ -70,6 +70,9 @@ JSON_STREAMS = frozenset(
 SESSION_STREAM = "session"
 STATUS_STREAM = "status"
 FEEDBACK_STREAM = "feedback"
+PROGRAMME_STREAM = "programme"
+"""Programme events from the patient's app (education, CBT, mindfulness, coaching, pain, PEG):
+decoded by :mod:`devices.programme`."""
 """Published by the live-session service to the app; the collector acknowledges and skips it."""
 SESSION_EVENTS = frozenset({"start", "stop"})
 STATUS_STATES = frozenset({"online", "offline"})
@@ -155,6 +158,7 @@ def parse_topic(prefix: str, topic: str) -> TopicParts:
         if not ID_PATTERN.match(value):
             raise DecodeError("topic", -1, f"{name} {value!r} is not a valid id")
     known = BINARY_STREAMS | JSON_STREAMS | {SESSION_STREAM, STATUS_STREAM, FEEDBACK_STREAM}
+    known |= {PROGRAMME_STREAM}
     if stream not in known:
         raise DecodeError("topic", -1, f"unknown stream {stream!r}; known: {sorted(known)}")
     return TopicParts(prefix.rstrip("/"), site, subject, device, stream)
@@ -417,6 +421,7 @@ def _decode_event(parts: TopicParts, e: Any, i: int, seq: int) -> DeviceEvent:
     plan_entry = _id_or_none(dev, e, where, "plan_entry")
     if plan_entry is not None:
         detail["plan_entry"] = plan_entry
+    detail.update(_session_pain(dev, i, e))
     return DeviceEvent(parts.site, parts.subject, dev, f"session_{kind}", t, seq, sid, ex, detail)
 
 
@@ -470,10 +475,22 @@ def decode_payload(parts: TopicParts, payload: bytes, host_t_ns: int) -> Decoded
         decoded = Decoded(frames=(_decode_samples(parts, obj, host_t_ns),))
     elif parts.stream == SESSION_STREAM:
         decoded = Decoded(events=_decode_session(parts, obj))
+    elif parts.stream == PROGRAMME_STREAM:
+        from devices.programme import programme_device_events  # it builds on this module
+
+        decoded = Decoded(events=programme_device_events(parts, obj))
     else:
         decoded = Decoded(events=(_decode_status(parts, obj),))
     _check_schema(parts, obj)
     return decoded
+
+
+def _session_pain(dev: str, i: int, event: dict[str, Any]) -> dict[str, Any]:
+    """``pain_before`` (on start) / ``pain_after`` (on stop), NRS 0-10, for the event's detail."""
+    from devices.programme import decode_session_pain  # it builds on this module
+
+    out: dict[str, Any] = decode_session_pain(dev, i, event)
+    return out
 
 
 def _check_schema(parts: TopicParts, obj: dict[str, Any]) -> None:
@@ -486,6 +503,8 @@ def _check_schema(parts: TopicParts, obj: dict[str, Any]) -> None:
         name, stream = "mqtt-samples-1", parts.stream
     elif parts.stream == SESSION_STREAM:
         name, stream = "mqtt-session-1", None
+    elif parts.stream == PROGRAMME_STREAM:
+        name, stream = "mqtt-programme-1", None
     else:
         name, stream = "mqtt-status-1", None
     problem = schemas.first_error(name, obj, stream=stream)

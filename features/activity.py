@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from devices.errors import InputError
-from features.steps import _check_accel, _check_fs
+from features.validation import STEP_FS_RANGE_HZ, check_fs, check_xyz
 
 __all__ = [
     "DaySummary",
@@ -247,8 +247,8 @@ def accel_minute_stats(accel_g: npt.ArrayLike, fs_hz: float) -> MinuteStats:
     MinuteStats
         ``ceil(N / (60 fs_hz))`` rows; a minute without samples has ``n == 0`` and NaN stats.
     """
-    fs = _check_fs(fs_hz)
-    a = _check_accel(accel_g, allow_nan=True)
+    fs = check_fs(fs_hz, "fs_hz", STEP_FS_RANGE_HZ)
+    a = check_xyz(accel_g, "accel_g", "g", allow_nan=True, allow_empty=False, keep_float32=True)
     spm = 60.0 * fs
     if abs(spm - round(spm)) > 1e-9:
         raise InputError("accel_minute_stats", "fs_hz", f"60 * {fs} Hz is not whole samples")

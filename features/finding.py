@@ -58,11 +58,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from devices.errors import InputError
-from features._reps_common import check_accel, check_fs, set_indices
 from features.activity import walking_bouts
 from features.exercises import ExerciseProfile, load_library
 from features.reps import Repetition, count_reps
+from features.reps.counter import set_indices
 from features.steps import count_steps
+from features.validation import check_accel_g, check_fs
 
 __all__ = [
     "ExerciseBout",
@@ -255,7 +256,8 @@ def periodicity_features(accel_g: Any, fs_hz: float) -> WindowFeatures:
         One row per window of :data:`WINDOW_S` s every :data:`HOP_S` s (none when the
         recording is shorter than a window).
     """
-    acc, fs = check_accel(accel_g), check_fs(fs_hz)
+    fs = check_fs(fs_hz)
+    acc = check_accel_g(accel_g, fs)
     k = max(1, int(fs // FEATURE_FS_HZ))
     x, f = _block_mean(acc, k), fs / k
     win, hop = int(round(WINDOW_S * f)), max(1, int(round(HOP_S * f)))
@@ -532,7 +534,8 @@ def find_exercise(
     .. [1] D. Morris et al., "RecoFit", CHI 2014. https://doi.org/10.1145/2556288.2557116
     """
     _check_options(min_rest_s, max_rest_s, min_set_reps)
-    acc, fs = check_accel(accel_g), check_fs(fs_hz)
+    fs = check_fs(fs_hz)
+    acc = check_accel_g(accel_g, fs)
     if fs < 10.0:
         raise InputError("fs_hz", "", f"finding needs >= 10 Hz for the step counter, got {fs}")
     feat = periodicity_features(acc, fs)

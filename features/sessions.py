@@ -3,7 +3,7 @@
 A set is a group of repetitions (from :func:`features.reps.count_reps`) whose gaps are all at
 most ``min_rest_s``; a longer gap is a rest. Because repetitions are only counted inside runs
 of consistent cycles, movements during rests (walking to the mat, drinking) do not create sets.
-The rule is causal, so :class:`features.live.LiveRepCounter` assigns the same set indices.
+The rule is causal, so :class:`features.reps.LiveRepCounter` assigns the same set indices.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from devices.errors import InputError
-from features._reps_common import set_indices
 from features.exercises import ExerciseProfile
 from features.finding import find_exercise as find_exercise  # exercise found in a raw stream
 from features.reps import Repetition, count_reps
+from features.reps.counter import set_indices
 
 __all__ = ["RestResult", "SessionResult", "SetResult", "segment_session"]
 
@@ -100,7 +100,7 @@ def segment_session(
         Sets with fewer repetitions are dropped (their repetitions are not reported).
     guided : bool
         Guided session (needs ``profile``): count a single plausible cycle at once, as
-        :func:`features.reps.count_reps` and :class:`features.live.LiveRepCounter` with
+        :func:`features.reps.count_reps` and :class:`features.reps.LiveRepCounter` with
         ``guided=True``.
     placement : str, optional
         Sensor placement for the guided range-of-motion check (see ``count_reps``).

@@ -56,6 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 from devices.errors import InputError
+from features.validation import STEP_FS_RANGE_HZ, check_fs, check_xyz
 
 __all__ = [
     "MAX_FS_HZ",
@@ -67,10 +68,9 @@ __all__ = [
     "resample_uniform",
 ]
 
-MIN_FS_HZ = 10.0
-"""Lowest accepted sample rate, Hz (steps reach 3-4 Hz; below 10 Hz the band-pass is meaningless)."""
-MAX_FS_HZ = 10_000.0
-"""Highest accepted sample rate, Hz."""
+MIN_FS_HZ, MAX_FS_HZ = STEP_FS_RANGE_HZ
+"""Accepted sample rates, Hz (features.validation.STEP_FS_RANGE_HZ: steps reach 3-4 Hz; below
+10 Hz the band-pass is meaningless)."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -207,37 +207,21 @@ class StepResult:
 
 
 def _check_fs(fs_hz: float) -> float:
-    try:
-        fs = float(fs_hz)
-    except (TypeError, ValueError):
-        raise InputError("sample rate", "fs_hz", f"must be a number, got {fs_hz!r}") from None
-    if not (np.isfinite(fs) and MIN_FS_HZ <= fs <= MAX_FS_HZ):
-        raise InputError(
-            "sample rate", "fs_hz", f"absurd sample rate {fs!r} Hz, need {MIN_FS_HZ}-{MAX_FS_HZ} Hz"
-        )
-    return fs
+    """Sample rate in Hz within :data:`MIN_FS_HZ` .. :data:`MAX_FS_HZ` (features.validation)."""
+    return check_fs(fs_hz, "fs_hz", STEP_FS_RANGE_HZ)
 
 
 def _check_accel(accel_g: npt.ArrayLike, *, allow_nan: bool = False) -> npt.NDArray[np.floating]:
-    a = np.asarray(accel_g)
-    if a.ndim != 2 or a.shape[1] != 3:
-        raise InputError("accel_g", "shape", f"wrong shape {a.shape}, need (N, 3)")
-    if a.shape[0] == 0:
-        raise InputError("accel_g", "shape", "zero length: no samples")
-    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise InputError("accel_g", "dtype", f"must be real numbers, got dtype {a.dtype}")
-    if a.dtype != np.float32:
-        a = a.astype(np.float64, copy=False)
-    if not allow_nan:
-        bad = ~np.isfinite(a)
-        if bad.any():
-            i = int(np.argmax(bad.any(axis=1)))
-            raise InputError(
-                "accel_g",
-                f"row {i}",
-                "contains NaN or inf samples; use nan_policy='gap' to split at gaps",
-            )
-    return a
+    """Accelerometer (N >= 1, 3) in g, float32 kept (features.validation)."""
+    return check_xyz(
+        accel_g,
+        "accel_g",
+        "g",
+        allow_nan=allow_nan,
+        allow_empty=False,
+        keep_float32=True,
+        nan_hint="; use nan_policy='gap' to split at gaps",
+    )
 
 
 # --------------------------------------------------------------------------- filter design

@@ -41,6 +41,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from devices.errors import DecodeError
 from devices.frame import Frame
 from devices.mqtt_wire import DeviceEvent, decode_payload, parse_topic
+from devices.programme import split_programme_events
 from ingest.errors import CollectorError
 from ingest.mqtt_diagnose import diagnose, speaks_tls
 from ingest.mqtt_settings import MqttSettings
@@ -473,7 +474,8 @@ class MqttCollector:
     def _store_items(self, items: list[_Item]) -> tuple[int, int]:
         """Write items inside the caller's transaction; return (new frames, new events)."""
         n_new = self.store.put_frames(f for it in items for f in it.frames)
-        n_events = self.store.put_events(e for it in items for e in it.events)
+        programme, events = split_programme_events([e for it in items for e in it.events])
+        n_events = self.store.put_events(events) + self.store.put_programme_events(programme)
         for it in items:
             if it.reason is not None:
                 self.store.dead_letter(it.source, it.reason, it.kept, it.context, ident=it.ident())

@@ -143,8 +143,9 @@ def recording_messages(
     With ``session_events`` (the default, as an app would) every exercise recording is framed
     by a session ``start`` before its first frame and a ``stop`` after its last one, on the
     sensor's ``session`` topic (``docs/mqtt.md``), timed at its first and last sample and
-    carrying its ``session_id``, ``exercise`` and ``plan_entry``. Without, the replay is a bare
-    sensor that nobody started.
+    carrying its ``session_id``, ``exercise`` and ``plan_entry``; and the apps' programme events
+    kept beside the recordings (:func:`programme_messages`) follow the last recording. Without,
+    the replay is a bare sensor that nobody started and no app.
     """
     devices = recording_devices(directory)
     offset_s = 0.0
@@ -164,6 +165,23 @@ def recording_messages(
             event_seq[index] += 1
             yield _session_event(prefix, site, rec, "stop", event_seq[index], at_s, index)
         offset_s = at_s
+    if session_events:
+        yield from programme_messages(prefix, Path(directory).parent / "programme", offset_s, site)
+
+
+def programme_messages(
+    prefix: str, folder: str | Path, at_s: float = 0.0, site: str = "sample"
+) -> Iterator[Message]:
+    """The patients' app events kept beside the recordings (``<subject>.programme.jsonl``, one
+    ``programme`` payload per line, as the app published them; ``docs/mqtt.md``), on
+    ``<prefix>/<site>/<subject>/app-1/programme``, all at ``at_s``. None when there are none."""
+    files = sorted(Path(folder).glob("*.programme.jsonl")) if Path(folder).is_dir() else []
+    for k, path in enumerate(files):
+        subject = path.name.removesuffix(".programme.jsonl")
+        topic = topic_for(prefix, site, subject, "app-1", "programme")
+        for line in path.read_bytes().splitlines():
+            if line.strip():
+                yield Message(topic, line, at_s, k)
 
 
 def _recording_frames(

@@ -1,7 +1,7 @@
 """A live, sensor-guided exercise session: accelerometer frames in, feedback events out.
 
 :class:`LiveSession` holds one patient's session. It feeds each accelerometer frame to a
-:class:`features.live.LiveRepCounter` and turns the counter's repetition events into feedback
+:class:`features.reps.LiveRepCounter` and turns the counter's repetition events into feedback
 for the patient's app: ``rep`` ("repetition 7 of 10, set 2 of 3"), ``set_end`` and
 ``session_end``; a ``gap`` event when the sensor's data stopped for a while (a BLE disconnect,
 lost MQTT messages) and came back. It does no I/O: the MQTT service
@@ -28,7 +28,7 @@ import numpy.typing as npt
 from devices.errors import InputError
 from devices.frame import Frame, StreamKind
 from features.exercises import get_profile
-from features.live import LiveRepCounter, RepEvent
+from features.reps import LiveRepCounter, RepEvent
 from ingest.store import RepRecord, SessionRecord, SetRecord
 
 NS_PER_S = 1_000_000_000
@@ -125,7 +125,7 @@ class LiveSession:
         Where the sensor is worn (``lower_back``, ``thigh``, ``wrist``), if known: it narrows the
         guided counter's range-of-motion check.
 
-    A library exercise is counted in guided mode (:class:`features.live.LiveRepCounter` with
+    A library exercise is counted in guided mode (:class:`features.reps.LiveRepCounter` with
     ``guided=True``): the patient started the session and named the exercise, so a cycle that
     fits the exercise is reported as soon as it ends instead of after three cycles.
     """

@@ -30,6 +30,7 @@ from tests.export_helpers import (
     SUBJECTS,
     fill,
     plans,
+    utc_ns,
 )
 
 EXT = {"csv": "csv", "csv.gz": "csv.gz", "parquet": "parquet"}
@@ -53,6 +54,31 @@ def ns(col: pd.Series) -> list[int]:
     return [int(v) for v in pd.to_datetime(col, utc=True).dt.as_unit("ns").astype("int64")]
 
 
+MIN = 60 * 10**9
+
+
+def want_minutes(subject: str, lo: int | None = None, hi: int | None = None) -> list[tuple]:
+    """The continuous minute series the export must write, by the rules of docs/exports.md:
+    every minute from the first to the last with data; an accelerometer minute that was worn
+    gives its steps ("raw"); P001's pedometer (export_helpers.fill: 10 totals of 0 a minute
+    apart from 14:00Z on the 9th) covers the 9 minutes 14:00-14:08 with 0 steps ("pedometer");
+    every other minute is not worn (NaN, source "")."""
+    raw = {m: (k, w) for m, k, _, w in MINUTES[subject]}
+    ped = (
+        {utc_ns("2026-11-09T14:00:00") + i * MIN for i in range(9)} if subject == "P001" else set()
+    )
+    first, last = min([*raw, *ped]), max([*raw, *ped])
+    out = []
+    for m in range(first, last + MIN, MIN):
+        if m in raw and raw[m][1]:
+            out.append((m, float(raw[m][0]), "raw"))
+        elif m in ped:
+            out.append((m, 0.0, "pedometer"))
+        else:
+            out.append((m, np.nan, ""))
+    return [r for r in out if (lo is None or r[0] >= lo) and (hi is None or r[0] < hi)]
+
+
 def ps(subject: str) -> str:
     return subject_pseudonym(KEY, subject)
 
@@ -62,24 +88,31 @@ class TestTablesMatchStore:
     def test_minute(self, filled: Store, tmp_path: Path, fmt: str) -> None:
         export(filled, tmp_path, key=KEY, fmt=fmt, plans=plans(), progress=False)
         df = read(tmp_path, "minute", fmt)
-        want = [(ps(s), *r) for s in SUBJECTS for r in MINUTES[s]]
+        want = [(ps(s), *r) for s in SUBJECTS for r in want_minutes(s)]
+        assert len(want) == (3 * 1440 + 62) + (2 * 1440 + 1)  # 14:00Z 9th-15:01Z 12th; 2 days
         assert list(df["subject"]) == [w[0] for w in want]
         assert ns(df["time_utc"]) == [w[1] for w in want]
-        assert list(df["steps"]) == [w[2] for w in want]
-        np.testing.assert_array_equal(
-            df["cadence_spm"].to_numpy(float), [np.nan if w[3] is None else w[3] for w in want]
-        )
-        assert list(df["wear"]) == [w[4] for w in want]
+        np.testing.assert_array_equal(df["steps"].to_numpy(float), [w[2] for w in want])
+        assert list(df["source"].fillna("")) == [w[3] for w in want]
+        assert list(df["wear"]) == [w[3] != "" for w in want]
+        assert set(df["tz"]) == {"America/New_York", "Europe/London"}
         # 03:00Z on the 10th is 22:00 on the 9th in New York (the plan's time zone)
-        assert list(df["date_local"]) == [
-            "2026-11-09",
-            "2026-11-09",
-            "2026-11-10",
-            "2026-11-12",
-            "2026-11-09",
-            "2026-11-11",
-        ]
-        assert df["time_local"].iloc[1] == "2026-11-09T22:00:00-05:00"
+        i = ns(df["time_utc"]).index(utc_ns("2026-11-10T03:00:00"))
+        assert df["date_local"].iloc[i] == "2026-11-09"
+        # two zones in one file: the local time is text with its UTC offset, in every format
+        assert df["time_local"].iloc[i] == "2026-11-09T22:00:00-05:00"
+
+    def test_minute_time_local_is_zone_aware_in_parquet(
+        self, filled: Store, tmp_path: Path, fmt: str
+    ) -> None:
+        export(filled, tmp_path, key=KEY, fmt=fmt, subjects=["P001"], plans=plans(), progress=False)
+        df = read(tmp_path, "minute", fmt)
+        i = ns(df["time_utc"]).index(utc_ns("2026-11-10T03:00:00"))
+        if fmt == "parquet":  # one zone: a time-zone-aware timestamp
+            assert str(df["time_local"].dt.tz) == "America/New_York"
+            assert df["time_local"].iloc[i] == pd.Timestamp("2026-11-09T22:00:00-05:00")
+        else:
+            assert df["time_local"].iloc[i] == "2026-11-09T22:00:00-05:00"
 
     def test_daily(self, filled: Store, tmp_path: Path, fmt: str) -> None:
         export(filled, tmp_path, key=KEY, fmt=fmt, plans=plans(), progress=False)
@@ -154,8 +187,13 @@ def test_filters_by_subject_and_local_days(filled: Store, tmp_path: Path) -> Non
         progress=False,
     )
     minute = read(tmp_path, "minute", "csv")
-    # P001's 03:00Z minute on the 10th is the 9th in New York: excluded
-    assert ns(minute["time_utc"]) == [MINUTES["P001"][2][0], MINUTES["P002"][1][0]]
+    # local days 10-11 November: New York for P001 (05:00Z to 05:00Z), London for P002; P001's
+    # 03:00Z minute on the 10th is the 9th in New York: excluded
+    p001 = want_minutes("P001", utc_ns("2026-11-10T05:00:00"), utc_ns("2026-11-12T05:00:00"))
+    p002 = want_minutes("P002", utc_ns("2026-11-10T00:00:00"), utc_ns("2026-11-12T00:00:00"))
+    assert ns(minute["time_utc"]) == [r[0] for r in p001 + p002]
+    p001_rows = minute[minute["subject"] == ps("P001")]
+    assert utc_ns("2026-11-10T03:00:00") not in ns(p001_rows["time_utc"])
     daily = read(tmp_path, "daily", "csv")
     assert list(zip(daily["subject"], daily["date_local"], strict=True)) == [
         (ps("P001"), "2026-11-10"),
@@ -247,12 +285,15 @@ def test_info_json(filled: Store, tmp_path: Path) -> None:
     }
     assert {t: v["rows"] for t, v in info["tables"].items()} == r.rows
     assert r.rows == {
-        "minute": 6,
+        "minute": len(want_minutes("P001")) + len(want_minutes("P002")),
         "daily": 5,
         "sessions": 3,
         "sets": 5,
         "repetitions": 12,
         "bouts": 2,
+        "symptoms": 0,  # the plans prescribe no programme components
+        "engagement": 0,
+        "outcomes": 0,
         "step_count_omh": 5,
     }
     p1 = info["subjects"][ps("P001")]
@@ -308,7 +349,8 @@ def test_open_mhealth_step_count(filled: Store, tmp_path: Path) -> None:
 def test_without_plans_days_are_utc(filled: Store, tmp_path: Path) -> None:
     export(filled, tmp_path, key=KEY, progress=False)
     minute = read(tmp_path, "minute", "csv")
-    assert minute["date_local"].iloc[1] == "2026-11-10"
+    i = ns(minute["time_utc"]).index(utc_ns("2026-11-10T03:00:00"))
+    assert minute["date_local"].iloc[i] == "2026-11-10" and minute["tz"].iloc[i] == "UTC"
     assert read(tmp_path, "daily", "csv")["step_goal"].isna().all()
 
 
@@ -319,16 +361,18 @@ def test_empty_store_writes_headers(store: Store, tmp_path: Path) -> None:
         "subject",
         "time_utc",
         "time_local",
+        "tz",
         "date_local",
         "steps",
-        "cadence_spm",
+        "source",
         "wear",
     ]
 
 
 def test_progress_is_shown(filled: Store, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     export(filled, tmp_path, key=KEY, progress=True)
-    assert "exporting: 13/13 (100%)" in capsys.readouterr().err
+    # 2 subjects x 9 tables, and the Open mHealth file
+    assert "exporting: 19/19 (100%)" in capsys.readouterr().err
 
 
 class TestErrors:
@@ -454,3 +498,39 @@ def test_demo_store_export_leaks_nothing(tmp_path: Path, capsys: pytest.CaptureF
                     for bad in forbidden:
                         assert bad.encode() not in blob, (fmt, path.name, bad)
     assert {"P001", "P001-imu", "ex-P001-2026-11-09-bridge"} <= forbidden
+
+
+def test_daily_cadence_figures_by_hand(filled: Store, tmp_path: Path) -> None:
+    """stepcount's daily figures over the minute series. P001's 9 November in New York holds
+    the pedometer's 9 minutes of 0 steps (09:00-09:08 local), the worn 100-step minute (10:00)
+    and the worn 7-step minute (22:00, 03:00Z on the 10th): 11 worn minutes, one of them walking
+    (>= 60 steps/min) and moderate (>= 100); peak 1-min 100; fewer than 30 worn minutes, so no
+    peak-30; the 95th percentile of one walking minute is that minute."""
+    export(filled, tmp_path, key=KEY, fmt="parquet", plans=plans(), progress=False)
+    daily = read(tmp_path, "daily", "parquet")
+    row = daily[(daily["subject"] == ps("P001")) & (daily["date_local"] == "2026-11-09")].iloc[0]
+    assert (row["walking_min"], row["peak1_spm"], row["p95_spm"]) == (1, 100.0, 100.0)
+    assert np.isnan(row["peak30_spm"])
+    cols = list(daily.columns)
+    assert cols[cols.index("active_min") + 1 : cols.index("active_min") + 5] == [
+        "walking_min",
+        "peak1_spm",
+        "peak30_spm",
+        "p95_spm",
+    ]
+
+
+def test_parquet_schema_carries_units_and_algorithms(filled: Store, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    export(filled, tmp_path, key=KEY, fmt="parquet", plans=plans(), progress=False)
+    schema = pq.read_schema(tmp_path / "daily.parquet")
+    assert schema.field("peak30_spm").metadata == {b"unit": b"steps/min"}
+    assert schema.field("wear_min").metadata == {b"unit": b"min"}
+    info = json.loads(schema.metadata[b"adherence"])
+    assert info["table"] == "daily" and info["format"] == "adherence-export/1"
+    assert info["units"]["active_min"] == "min (>= 100 steps/min)"
+    modules = {a["module"] for a in info["algorithms"]}
+    assert {"features.steps", "features.epochs", "adherence.scoring"} <= modules
+    minute = pq.read_schema(tmp_path / "minute.parquet")
+    assert str(minute.field("time_utc").type) == "timestamp[ns, tz=UTC]"

@@ -7,8 +7,7 @@ import pytest
 
 from devices.errors import InputError
 from features.exercises import load_library
-from features.live import LiveRepCounter, RepEvent
-from features.reps import RepResult, count_reps
+from features.reps import LiveRepCounter, RepEvent, RepResult, count_reps
 from features.synthetic import synth_exercise_set, synth_session
 from tests.support.reps_data import (
     REST_ACTIVITIES,
@@ -83,8 +82,10 @@ def test_events_are_causal() -> None:
     for e in events:
         assert e.emitted_at_s >= e.end_s > e.start_s
         assert e.duration_s == pytest.approx(e.end_s - e.start_s)
-    # From the third repetition on, a repetition is reported within 1 s of its own end.
-    assert all(e.emitted_at_s - e.end_s < 1.0 for e in events[2:])
+    # Default mode reports a bout's repetitions together once the movement has stopped for
+    # bout_gap_s (4 s): after the set's last repetition, within that gap (plus 1 s).
+    assert len({e.emitted_at_s for e in events}) == 1
+    assert 0.0 < events[0].emitted_at_s - events[-1].end_s <= 4.0 + 1.0
 
 
 def test_update_after_finish_raises() -> None:

@@ -110,8 +110,23 @@ def test_bare_sensor_replay_sends_no_session_events() -> None:
     n_ex = len(list(RECORDINGS.glob("ex-*.meta.json")))
     assert not any(m.topic.endswith("/session") for m in msgs)
     sessions = [m for m in framed if m.topic.endswith("/session")]
-    assert len(framed) - len(msgs) == len(sessions) == 2 * n_ex
+    assert len(sessions) == 2 * n_ex
     assert framed[0].topic.endswith("/session") and b'"start"' in framed[0].payload
+    # like an app, the replay also sends the apps' programme events kept beside the
+    # recordings: one payload per line of sample_data/programme/<subject>.programme.jsonl
+    programme = [m for m in framed if m.topic.endswith("/programme")]
+    lines = [
+        line
+        for f in sorted((RECORDINGS.parent / "programme").glob("*.programme.jsonl"))
+        for line in f.read_bytes().splitlines()
+        if line.strip()
+    ]
+    assert [m.payload for m in programme] == lines
+    assert {m.topic for m in programme} == {
+        "adh/sample/P001/app-1/programme",
+        "adh/sample/P002/app-1/programme",
+    }
+    assert len(framed) - len(msgs) == len(sessions) + len(programme)
 
 
 def test_last_will_reports_a_killed_device_offline(broker: Mosquitto, store: Store) -> None:

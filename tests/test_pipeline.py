@@ -80,3 +80,29 @@ def test_unworn_days_are_not_judgeable_but_known_days_are_kept(store: Store) -> 
     assert len(summary) == 14
     assert summary["2026-11-10"] == (4321, 700, 20, True)
     assert summary["2026-11-11"] == (0, 0, 0, False)
+
+
+def test_active_minutes_count_walks_on_pedometer_days(tmp_path: Path) -> None:
+    """Issue 16 item 6: daily active_min was 0 on every demo day, even days with walks at over
+    100 steps/min, because the pedometer's day (spread evenly over long intervals) won. Active
+    minutes now come from the merged minute series: each day's count equals the stored worn
+    accelerometer minutes of that local day with >= 100 steps, counted here from the store."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from adherence.cli import main
+
+    path = tmp_path / "demo.sqlite"
+    assert main(["demo", "--store", str(path), "--no-progress"]) == 0
+    tz = ZoneInfo("Europe/London")
+    with Store(path) as store:
+        for subject in ("P001", "P002"):
+            want: dict[str, int] = {}
+            for r in store.steps_minutes(subject, -(2**62), 2**62):
+                if r.wear and r.steps >= 100:
+                    day = dt.datetime.fromtimestamp(r.minute_ns / 1e9, tz).date().isoformat()
+                    want[day] = want.get(day, 0) + 1
+            got = {d.day: d.active_min for d in store.summaries(subject, "0", "9") if d.active_min}
+            assert got == want
+            if subject == "P001":
+                assert sum(want.values()) > 0  # the real Oxford walks are brisk

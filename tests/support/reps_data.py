@@ -44,7 +44,7 @@ class MetaMotionRecording:
     expected_reps: int
     fs_hz: float
     accel_g: NDArray[np.float64]
-    gyro_dps: NDArray[np.float64]  # resampled onto the accelerometer timeline
+    gyro_dps: NDArray[np.float64]  # on the same timeline as accel_g
 
 
 def _read_csv(path: Path) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -53,8 +53,32 @@ def _read_csv(path: Path) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     return data[:, 0] / 1000.0, data[:, 1:4]
 
 
-def load_metamotion(folder: Path | None = None) -> list[MetaMotionRecording]:
-    """Load every accelerometer/gyroscope pair of the folder, sorted by file name."""
+def _align(
+    t_acc: NDArray[np.float64],
+    acc: NDArray[np.float64],
+    t_gyr: NDArray[np.float64],
+    gyr: NDArray[np.float64],
+    onto: str,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    """Both sensors on one timeline over the span both cover: the accelerometer's (gyroscope
+    interpolated, 12.5 Hz) or the gyroscope's (accelerometer interpolated, 25 Hz)."""
+    lo, hi = max(t_acc[0], t_gyr[0]), min(t_acc[-1], t_gyr[-1])
+    t_ref, ref, t_other, other = (
+        (t_acc, acc, t_gyr, gyr) if onto == "accel" else (t_gyr, gyr, t_acc, acc)
+    )
+    keep = (t_ref >= lo) & (t_ref <= hi)
+    t_ref, ref = t_ref[keep], ref[keep]
+    moved = np.column_stack([np.interp(t_ref, t_other, other[:, k]) for k in range(3)])
+    fs = float(1.0 / np.median(np.diff(t_ref)))
+    return (ref, moved, fs) if onto == "accel" else (moved, ref, fs)
+
+
+def load_metamotion(folder: Path | None = None, onto: str = "accel") -> list[MetaMotionRecording]:
+    """Load every accelerometer/gyroscope pair of the folder, sorted by file name.
+
+    ``onto="accel"``: the gyroscope is interpolated onto the accelerometer's times (12.5 Hz);
+    ``onto="gyro"``: the accelerometer onto the gyroscope's (25 Hz), as issue 13 evaluates.
+    """
     folder = folder if folder is not None else metamotion_dir()
     out: list[MetaMotionRecording] = []
     for acc_path in sorted(folder.glob("*_Accelerometer_*.csv")):
@@ -68,10 +92,7 @@ def load_metamotion(folder: Path | None = None) -> list[MetaMotionRecording]:
             continue
         t_acc, acc = _read_csv(acc_path)
         t_gyr, gyr = _read_csv(gyr_candidates[0])
-        lo, hi = max(t_acc[0], t_gyr[0]), min(t_acc[-1], t_gyr[-1])
-        keep = (t_acc >= lo) & (t_acc <= hi)
-        t_acc, acc = t_acc[keep], acc[keep]
-        gyr_on_acc = np.column_stack([np.interp(t_acc, t_gyr, gyr[:, k]) for k in range(3)])
+        acc, gyr_al, fs = _align(t_acc, acc, t_gyr, gyr, onto)
         category = m["category"]
         exercise = "rest" if category in ("sitting", "standing") else m["exercise"]
         out.append(
@@ -81,9 +102,9 @@ def load_metamotion(folder: Path | None = None) -> list[MetaMotionRecording]:
                 exercise=exercise,
                 category=category,
                 expected_reps=EXPECTED_REPS[category],
-                fs_hz=float(m["fs"]),
+                fs_hz=float(m["fs"]) if onto == "accel" else round(fs, 3),
                 accel_g=acc,
-                gyro_dps=gyr_on_acc,
+                gyro_dps=gyr_al,
             )
         )
     return out
@@ -185,3 +206,49 @@ def with_rest_activity(rec: SynthRecording, kind: str, seed: int = 0) -> SynthRe
             bounce = 0.15 * np.sin(2 * np.pi * 1.8 * t) * standing
             acc[i0:i1] += bounce[:, None] * up / np.linalg.norm(up, axis=1, keepdims=True)
     return replace(rec, accel_g=acc, gyro_dps=gyr)
+
+
+def muvr_dir() -> Path:
+    """Folder of the muvr wrist recordings (``arms/`` and ``chest/``)."""
+    return datasets_dir() / "muvr_wrist_dev"
+
+
+@dataclass(frozen=True)
+class MuvrRecording:
+    """One muvr set: wrist accelerometer (g, gravity included, 50 Hz) and the typed count."""
+
+    name: str
+    group: str
+    exercise: str
+    expected_reps: int
+    fs_hz: float
+    accel_g: NDArray[np.float64]
+
+
+def load_muvr(folder: Path | None = None) -> list[MuvrRecording]:
+    """Load every muvr set with a known count (a missing or 0 count is skipped, as the data
+    set's README says), sorted by group and file name."""
+    folder = folder if folder is not None else muvr_dir()
+    out: list[MuvrRecording] = []
+    for path in sorted(folder.glob("*/*.csv")):
+        rows = [line.split(",") for line in path.read_text().splitlines() if line.strip()]
+        if not rows or len(rows[0]) < 7:
+            continue
+        try:
+            reps = round(float(rows[0][6]))
+        except ValueError:
+            continue
+        if reps <= 0:
+            continue
+        acc = np.array([[float(v) for v in r[:3]] for r in rows], dtype=np.float64)
+        out.append(
+            MuvrRecording(
+                name=f"{path.parent.name}/{path.stem}",
+                group=path.parent.name,
+                exercise=rows[0][3],
+                expected_reps=reps,
+                fs_hz=50.0,
+                accel_g=acc,
+            )
+        )
+    return out

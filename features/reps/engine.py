@@ -1,4 +1,5 @@
-"""Causal repetition engine shared by :func:`features.reps.count_reps` and the live counter.
+"""Causal cycle engine of the guided mode (``guided=True``) of :func:`features.reps.count_reps`
+and :class:`features.reps.live.LiveRepCounter`.
 
 The batch counter runs this engine over the whole recording in one chunk; the live counter
 feeds it chunk by chunk. Every step is causal and carries its state across chunks (``sosfilt``
@@ -11,7 +12,7 @@ Steps
 1. Band-pass the accelerometer (g): the gravity projection follows the orientation of the
    segment, and the linear acceleration its translation. (The gyroscope is not used to count:
    on the barbell benchmark, adding its integrated rate to the channels lowered accuracy; it
-   gives the range of motion, in :mod:`features._reps_common`.)
+   gives the range of motion, in :mod:`features.reps.rom`.)
 2. Principal axis of those channels over the last few seconds (exponentially weighted
    covariance, eigen-decomposed every ``hop_s``); project onto it (RecoFit's PCA step).
 3. Schmitt trigger on the projection: a cycle leaves the rest pose, crosses ``+h`` (``h`` a
@@ -35,57 +36,36 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import signal
 
+from features.reps.params import EngineParams
+
 Array = NDArray[np.float64]
 
-_IDLE, _UP, _DOWN, _WAIT = 0, 1, 2, 3
+
+class CycleState(Enum):
+    """Where the projection is in a movement cycle."""
+
+    REST = "rest"  # inside +-h: waiting for a movement
+    RISING = "rising"  # beyond +h in the cycle's direction: waiting for the return
+    FALLING = "falling"  # back below down_frac * h: tracking the trough that ends the cycle
+    BETWEEN = "between"  # a cycle ended: the next must start within max_rep_s
 
 
 @dataclass(frozen=True)
-class EngineParams:
-    """Tuning of the engine, in physical units (converted to samples once, in the engine).
+class _Chunk:
+    """One chunk's projection (g) and threshold (g), as arrays and lists, and its first
+    absolute sample index."""
 
-    Durations in seconds, frequencies in Hz; ``floor`` in g; ``*_frac`` and ``*_ratio`` are
-    dimensionless. Defaults were developed on the metamotion_barbell recordings and synthetic
-    rehab sessions (see docs/reps.md for how far that generalises).
-    """
-
-    min_rep_s: float = 0.8
-    max_rep_s: float = 8.0
-    lowpass_hz: float = 1.0
-    cov_window_s: float = 4.0
-    hop_s: float = 0.2
-    hi_frac: float = 0.8
-    down_frac: float = 0.0
-    trough_rise_frac: float = 0.3
-    trough_flat_s: float = 0.25
-    floor: float = 0.035
-    dur_ratio: float = 2.5
-    amp_ratio: float = 3.0
-    min_run: int = 3
-    min_autocorr: float = 0.3
-    frag_frac: float = 0.5
-    frag_period_frac: float = 0.65
-    settle_s: float = 2.0
-    start_frac: float = 0.15
-    #: Earlier pending cycles (at most) that join a run when it is confirmed, if consistent.
-    max_back: int = 1
-    #: A first cycle starts no earlier than the last local minimum below 0.5 h before it.
-    start_at_min: bool = True
-    #: Guided mode (the exercise is known and the patient has started it): a cycle outside a
-    #: run is reported at once when it is plausible for the exercise: duration within
-    #: ``guided_rep_s``, range of motion within ``guided_rom_deg`` (needs ``rom_fn``), and,
-    #: once a run has been seen in the stream, amplitude within ``guided_amp_ratio`` of that
-    #: run's and principal axis within ``acos(guided_axis_cos)`` of that run's axis.
-    guided: bool = False
-    guided_rep_s: tuple[float, float] = (0.0, math.inf)
-    guided_rom_deg: tuple[float, float] = (0.0, math.inf)
-    guided_amp_ratio: float = 1.5
-    guided_axis_cos: float = 0.8
+    q: Array
+    h: Array
+    ql: list[float]
+    hl: list[float]
+    base: int
 
 
 @dataclass
@@ -155,7 +135,7 @@ class RepEngine:
         self._h = params.floor
         # State machine.
         self.n = 0  # absolute index of the next sample
-        self._state = _IDLE
+        self._state = CycleState.REST
         self._sign = 1.0
         self._cyc_start = 0
         self._cyc_max = -np.inf
@@ -222,7 +202,7 @@ class RepEngine:
         return q, h_per, v_per
 
     # -- state machine -----------------------------------------------------------------
-    def process(self, accel_g: Array) -> list[RawRep]:  # noqa: C901 (to split, issue 12)
+    def process(self, accel_g: Array) -> list[RawRep]:
         """Feed accelerometer samples (validated, g); return newly confirmed repetitions."""
         m = accel_g.shape[0]
         if m == 0:
@@ -230,103 +210,108 @@ class RepEngine:
         q, h, v_per = self._project(accel_g)
         base = self.n
         self._q_cur, self._base, self._v_cur = q, base, v_per
+        chunk = _Chunk(q, h, q.tolist(), h.tolist(), base)
         out: list[RawRep] = []
+        steps = {
+            CycleState.REST: self._step_rest,
+            CycleState.RISING: self._step_rising,
+            CycleState.FALLING: self._step_falling,
+            CycleState.BETWEEN: self._step_between,
+        }
         i = 0
-        ql = q.tolist()
-        hl = h.tolist()
-        p = self.p
-        # Keep a short tail of q (absolute indexing) for locating the start of a first cycle.
-        keep = int((self.p.min_run + 1) * self._max_rep_n) + 1
         while i < m:
-            st = self._state
-            n_abs = base + i
-            if st == _IDLE:
-                j = _first_abs_above(q, h, i)
-                if j < 0:
-                    break
-                i = j
-                n_abs = base + i
-                if n_abs < self._settle_n:
-                    i = max(i + 1, self._settle_n - base)
-                    continue
-                self._sign = 1.0 if ql[i] > 0 else -1.0
-                self._cyc_start = self._find_start(q, base, i, hl[i])
-                self._start_val = 0.0
-                self._cyc_max = self._sign * ql[i]
-                self._state = _UP
-                i += 1
-            elif st == _UP:
-                s = self._sign
-                # Wait until the projection returns below down_frac * h.
-                j = _first_below(q, s, h, p.down_frac, i)
-                if j < 0:
-                    self._cyc_max = max(self._cyc_max, float(np.max(s * q[i:])))
-                    break
-                if j > i:
-                    self._cyc_max = max(self._cyc_max, float(np.max(s * q[i:j])))
-                self._state = _DOWN
-                self._min_val = s * ql[j]
-                self._min_idx = base + j
-                i = j + 1
-            elif st == _DOWN:
-                s = self._sign
-                # Track the trough; it is confirmed by a rise or by a flat stretch.
-                while i < m:
-                    v = s * ql[i]
-                    if v < self._min_val:
-                        self._min_val = v
-                        self._min_idx = base + i
-                    elif (
-                        v > self._min_val + p.trough_rise_frac * hl[i]
-                        or base + i - self._min_idx >= self._flat_n
-                    ):
-                        break
-                    i += 1
-                if i >= m:
-                    break
-                cyc = _Cycle(self._cyc_start, self._min_idx, self._cyc_max - self._min_val)
-                self._last_end = self._min_idx
-                out.extend(self._accept(cyc, base + i))
-                self._state = _WAIT
-                self._cyc_start = self._min_idx
-                i += 1
-            else:  # _WAIT: next cycle must begin within max_rep_s of the last trough
-                s = self._sign
-                limit = self._last_end + int(self._max_rep_n) - base
-                stop = min(m, max(limit, i))
-                j = _first_above(q, s, h, i, stop)
-                if j >= 0:
-                    self._cyc_max = s * ql[j]
-                    # The new cycle starts at the lowest point since the last trough.
-                    self._cyc_start, self._start_val = self._rise_start(
-                        q, base, self._last_end, j, s
-                    )
-                    self._state = _UP
-                    i = j + 1
-                elif stop < m:
-                    self._end_run()
-                    self._state = _IDLE
-                    i = stop
-                else:
-                    break
-        self._remember_tail(q, keep)
+            nxt = steps[self._state](chunk, i, out)
+            if nxt < 0:
+                break
+            i = nxt
+        # Keep a short tail of q (absolute indexing) for locating the start of a first cycle.
+        self._remember_tail(q, int((self.p.min_run + 1) * self._max_rep_n) + 1)
         self.n = base + m
         self._tail_start = self.n - self._tail_q.size
         self._q_cur, self._base, self._v_cur = np.zeros(0), self.n, np.zeros((0, 3))
         return out
 
+    def _step_rest(self, c: _Chunk, i: int, out: list[RawRep]) -> int:
+        """At rest: wait for the projection to leave +-h; returns the next index or -1."""
+        j = _first_abs_above(c.q, c.h, i)
+        if j < 0:
+            return -1
+        if c.base + j < self._settle_n:
+            return max(j + 1, self._settle_n - c.base)
+        self._sign = 1.0 if c.ql[j] > 0 else -1.0
+        self._cyc_start = self._find_start(c.q, c.base, j, c.hl[j])
+        self._start_val = 0.0
+        self._cyc_max = self._sign * c.ql[j]
+        self._state = CycleState.RISING
+        return j + 1
+
+    def _step_rising(self, c: _Chunk, i: int, out: list[RawRep]) -> int:
+        """Rising: wait until the projection returns below ``down_frac * h``."""
+        s = self._sign
+        j = _first_below(c.q, s, c.h, self.p.down_frac, i)
+        if j < 0:
+            self._cyc_max = max(self._cyc_max, float(np.max(s * c.q[i:])))
+            return -1
+        if j > i:
+            self._cyc_max = max(self._cyc_max, float(np.max(s * c.q[i:j])))
+        self._state = CycleState.FALLING
+        self._min_val = s * c.ql[j]
+        self._min_idx = c.base + j
+        return j + 1
+
+    def _step_falling(self, c: _Chunk, i: int, out: list[RawRep]) -> int:
+        """Falling: track the trough; it is confirmed by a rise or by a flat stretch."""
+        s = self._sign
+        m = len(c.ql)
+        rise = self.p.trough_rise_frac
+        while i < m:
+            v = s * c.ql[i]
+            if v < self._min_val:
+                self._min_val = v
+                self._min_idx = c.base + i
+            elif v > self._min_val + rise * c.hl[i] or c.base + i - self._min_idx >= self._flat_n:
+                break
+            i += 1
+        if i >= m:
+            return -1
+        cyc = _Cycle(self._cyc_start, self._min_idx, self._cyc_max - self._min_val)
+        self._last_end = self._min_idx
+        out.extend(self._accept(cyc, c.base + i))
+        self._state = CycleState.BETWEEN
+        self._cyc_start = self._min_idx
+        return i + 1
+
+    def _step_between(self, c: _Chunk, i: int, out: list[RawRep]) -> int:
+        """Between cycles: the next must begin within ``max_rep_s`` of the last trough."""
+        s = self._sign
+        m = len(c.ql)
+        limit = self._last_end + int(self._max_rep_n) - c.base
+        stop = min(m, max(limit, i))
+        j = _first_above(c.q, s, c.h, i, stop)
+        if j >= 0:
+            self._cyc_max = s * c.ql[j]
+            # The new cycle starts at the lowest point since the last trough.
+            self._cyc_start, self._start_val = self._rise_start(c.q, c.base, self._last_end, j, s)
+            self._state = CycleState.RISING
+            return j + 1
+        if stop < m:
+            self._end_run()
+            self._state = CycleState.REST
+            return stop
+        return -1
+
     def finish(self) -> list[RawRep]:
         """End of stream: a cycle waiting for its trough ends at the lowest point so far."""
         out: list[RawRep] = []
-        if self._state == _DOWN:
+        if self._state is CycleState.FALLING:
             cyc = _Cycle(self._cyc_start, self._min_idx, self._cyc_max - self._min_val)
             out.extend(self._accept(cyc, self.n, partial=True))
-        elif self._state == _UP and self._tail_q.size:
+        elif self._state is CycleState.RISING and self._tail_q.size:
             # The recording stopped during the return: close the cycle at the last sample.
             cyc = _Cycle(self._cyc_start, self.n - 1, self._cyc_max - self._start_val)
             out.extend(self._accept(cyc, self.n, partial=True))
         self._end_run()
-        self._state = _IDLE
+        self._state = CycleState.REST
         return out
 
     # -- helpers -----------------------------------------------------------------------
@@ -380,7 +365,7 @@ class RepEngine:
         k = lo + int(minima[-1]) if minima.size else lo
         return a_abs + k, float(w[k])
 
-    def _accept(self, cyc: _Cycle, now: int, *, partial: bool = False) -> list[RawRep]:  # noqa: C901 (to split, issue 12)
+    def _accept(self, cyc: _Cycle, now: int, *, partial: bool = False) -> list[RawRep]:
         """Decide whether a completed cycle is a repetition.
 
         Consistency is judged on the end-to-end period (end of the previous cycle to the end
@@ -388,7 +373,6 @@ class RepEngine:
         smaller than its neighbours (``frag_frac``) is a fragment of a repetition (a ripple at
         the turn-around) and is merged into the next cycle instead of breaking the run.
         """
-        p = self.p
         self.cycles_seen += 1
         if self._frag is not None:
             cyc = _Cycle(self._frag.start, cyc.end, max(cyc.amplitude, self._frag.amplitude))
@@ -396,40 +380,61 @@ class RepEngine:
         dur = cyc.end - cyc.start
         ok_dur = self._min_rep_n <= dur <= self._max_rep_n
         if self._run:
-            last = self._run[-1]
-            period = cyc.end - last.end
-            ref_per = float(np.median(self._periods))
-            ref_amp = float(np.median([c.amplitude for c in self._run]))
-            if partial:
-                # Cut by the end of the stream: only extends a run, with a relaxed check.
-                if dur < 0.5 * self._min_rep_n or cyc.amplitude * p.amp_ratio < ref_amp:
-                    return []
-                self._run.append(cyc)
-                return [self._rep(cyc, now)]
-            short = period < p.frag_period_frac * ref_per
-            if short or (cyc.amplitude < p.frag_frac * ref_amp and period < ref_per):
-                self._frag = cyc
-                return []
-            if (
-                ok_dur
-                and _similar(period, ref_per, p.dur_ratio)
-                and _similar(cyc.amplitude, ref_amp, p.amp_ratio)
-            ):
-                self._run.append(cyc)
-                self._periods.append(period)
-                cyc.reported = True
-                self._set_reference(now)
-                return [self._rep(cyc, now)]
+            verdict = self._extend_run(cyc, now, ok_dur, partial=partial)
+            if verdict is not None:
+                return verdict
             self._end_run()
         if partial or not ok_dur:
             self._pending = []
             return []
+        queued = self._add_pending(cyc)
+        if queued is None:
+            return []
+        guided_now = self.p.guided and self._guided_ok(queued, now)
+        if not self._run_confirmed():
+            return self._report_guided(queued, now) if guided_now else []
+        return self._confirm_run(now)
+
+    def _extend_run(
+        self, cyc: _Cycle, now: int, ok_dur: bool, *, partial: bool
+    ) -> list[RawRep] | None:
+        """A cycle after a run: extends it (reps), is a fragment ([]), or ends it (None)."""
+        p = self.p
+        dur = cyc.end - cyc.start
+        period = cyc.end - self._run[-1].end
+        ref_per = float(np.median(self._periods))
+        ref_amp = float(np.median([c.amplitude for c in self._run]))
+        if partial:
+            # Cut by the end of the stream: only extends a run, with a relaxed check.
+            if dur < 0.5 * self._min_rep_n or cyc.amplitude * p.amp_ratio < ref_amp:
+                return []
+            self._run.append(cyc)
+            return [self._rep(cyc, now)]
+        short = period < p.frag_period_frac * ref_per
+        if short or (cyc.amplitude < p.frag_frac * ref_amp and period < ref_per):
+            self._frag = cyc
+            return []
+        if not (
+            ok_dur
+            and _similar(period, ref_per, p.dur_ratio)
+            and _similar(cyc.amplitude, ref_amp, p.amp_ratio)
+        ):
+            return None
+        self._run.append(cyc)
+        self._periods.append(period)
+        cyc.reported = True
+        self._set_reference(now)
+        return [self._rep(cyc, now)]
+
+    def _add_pending(self, cyc: _Cycle) -> _Cycle | None:
+        """Queue a cycle outside a run (merging fragments); None when it is a fragment."""
+        p = self.p
         pend = self._pending
         if pend and cyc.start - pend[-1].end <= self._max_rep_n:
             prev = pend[-1]
             if cyc.amplitude < p.frag_frac * prev.amplitude:
                 self._frag = cyc
-                return []
+                return None
             if prev.amplitude < p.frag_frac * cyc.amplitude and not prev.reported:
                 merged = _Cycle(prev.start, cyc.end, cyc.amplitude)
                 if merged.end - merged.start <= self._max_rep_n:
@@ -439,22 +444,35 @@ class RepEngine:
             pend.clear()
         pend.append(cyc)
         del pend[: -(p.min_run + p.max_back)]
-        guided_now = p.guided and self._guided_ok(cyc, now)
-        if len(pend) < p.min_run:
-            return self._report_guided(cyc, now) if guided_now else []
-        tail = pend[-p.min_run :]
+        return cyc
+
+    def _run_confirmed(self) -> bool:
+        """Do the last ``min_run`` pending cycles form a run (period, amplitude, autocorr)?"""
+        p = self.p
+        if len(self._pending) < p.min_run:
+            return False
+        tail = self._pending[-p.min_run :]
         periods = _periods_of(tail)
         amps = [c.amplitude for c in tail]
-        if not (
+        return (
             max(periods) <= p.dur_ratio * min(periods)
             and max(amps) <= p.amp_ratio * min(amps)
             and self._autocorr(tail, float(np.median(periods))) >= p.min_autocorr
-        ):
-            return self._report_guided(cyc, now) if guided_now else []
-        # Run confirmed. Up to ``max_back`` earlier pending cycles that are consistent with it
-        # (period and amplitude) belong to it too and are counted now, retroactively: e.g. a
-        # first repetition that failed the autocorrelation test with two irregular neighbours.
-        ref_per, ref_amp = float(np.median(periods)), float(np.median(amps))
+        )
+
+    def _confirm_run(self, now: int) -> list[RawRep]:
+        """Start a run from the pending cycles and report those not reported yet.
+
+        Up to ``max_back`` earlier pending cycles that are consistent with it (period and
+        amplitude) belong to it too and are counted now, retroactively: e.g. a first
+        repetition that failed the autocorrelation test with two irregular neighbours.
+        """
+        p = self.p
+        pend = self._pending
+        tail = pend[-p.min_run :]
+        periods = _periods_of(tail)
+        ref_per = float(np.median(periods))
+        ref_amp = float(np.median([c.amplitude for c in tail]))
         k = len(pend) - p.min_run
         while k > 0:
             c = pend[k - 1]
