@@ -166,6 +166,8 @@ def _read_toml(p: Path) -> dict[str, Any]:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError("config", str(p), f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", str(p), f"not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", str(p), f"not valid TOML: {exc}") from exc
 

@@ -60,6 +60,7 @@ from adherence.pseudonym import (
     subject_pseudonym,
 )
 from devices.errors import ConfigError, DataFileError
+from devices.files import private_dir, private_file, write_private
 from features.epochs import MinuteSeries
 from ingest.store import Store
 
@@ -425,6 +426,7 @@ def _write_table(df: pd.DataFrame, path: Path, fmt: str, table: str = "") -> Non
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
+        private_file(path)  # 0600 before pyarrow writes into it
         pq.write_table(_arrow_table(out, table or path.stem), path, compression="zstd")
         return
     text = out.to_csv(index=False, lineterminator="\n", float_format="%.10g")
@@ -435,7 +437,7 @@ def _write_table(df: pd.DataFrame, path: Path, fmt: str, table: str = "") -> Non
         with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
             gz.write(data)
         data = buf.getvalue()
-    path.write_bytes(data)
+    write_private(path, data)
 
 
 def _omh_records(
@@ -544,7 +546,7 @@ def _check_request(fmt: str, start: dt.date | None, end: dt.date | None) -> None
 def _make_folder(out_dir: str | Path) -> Path:
     out = Path(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        private_dir(out)
     except OSError as exc:
         raise DataFileError(str(out), f"cannot create folder: {exc.strerror or exc}") from exc
     return out
@@ -600,7 +602,7 @@ def _write_omh(
     for subject, frame in zip(chosen, daily, strict=True):
         omh.extend(_omh_records(frame, ctx, subject, created, source))
     omh_path = out / OMH_FILE
-    omh_path.write_text(json.dumps(omh, indent=1) + "\n", encoding="utf-8")
+    write_private(omh_path, json.dumps(omh, indent=1) + "\n")
     written.files.append(omh_path)
     written.rows["step_count_omh"] = len(omh)
     written.tables["step_count_omh"] = {"file": OMH_FILE, "rows": len(omh)}
@@ -716,7 +718,7 @@ def export(
             "subjects": _subjects_info(store, ctx, chosen, frames["daily"]),
         }
         info_path = out / INFO_FILE
-        info_path.write_text(json.dumps(info, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        write_private(info_path, json.dumps(info, indent=1, sort_keys=False) + "\n")
         written.files.append(info_path)
     except OSError as exc:
         raise DataFileError(str(out), f"cannot write: {exc.strerror or exc}") from exc

@@ -108,6 +108,8 @@ def read_secret(*, env: str | None, file: str | Path | None, what: str) -> str |
             return Path(file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(what, str(file), f"cannot read: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(what, str(file), f"not UTF-8 text (byte {exc.start})") from exc
     return None
 
 

@@ -476,6 +476,8 @@ def load_plans(path: str | Path) -> list[CarePlan]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanError(p, "(file)", f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PlanError(p, "(file)", f"not UTF-8 text (byte {exc.start})") from exc
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -26,6 +26,7 @@ from adherence.plan import CarePlan
 from adherence.programme_data import ProgrammeResult, evaluate_and_flag, load_inputs
 from adherence.scoring import LOW_ADHERENCE, DayScore, score_plan, summaries_by_day
 from devices.errors import DataFileError
+from devices.files import write_private
 from ingest.store import Store
 
 __all__ = [
@@ -657,8 +658,7 @@ def write_report(
     path = Path(out)
     text = render_report(store, plans, today=today, title=title)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_private(path, text)  # 0600 in 0700 folders: health data
     except OSError as exc:
         raise DataFileError(str(path), f"cannot write: {exc.strerror or exc}") from exc
     return path

@@ -21,6 +21,7 @@ from typing import Any
 
 from adherence import influx_schema
 from adherence.plan import CarePlan, PlannedSession
+from devices.errors import ConfigError
 from ingest.store import SessionRecord, Store
 
 __all__ = [
@@ -445,6 +446,8 @@ def rescore(
     list of SubjectReport
         One per scored plan, describing its latest written day.
     """
+    if start is not None and end is not None and start > end:
+        raise ConfigError("date range", f"{start}..{end}", "the first day is after the last")
     wanted = None if subjects is None else set(subjects)
     reports = []
     for plan in plans:

@@ -77,6 +77,11 @@ decoded by :mod:`devices.programme`."""
 SESSION_EVENTS = frozenset({"start", "stop"})
 STATUS_STATES = frozenset({"online", "offline"})
 MAX_JSON_SAMPLES = 10_000
+MAX_T_NS = 2**63 - 1
+"""Largest time a frame may carry, UTC ns (int64, as stored)."""
+MAX_SEQ = 2**32 - 1
+"""Largest sequence number (u32, as in the binary header) of any message."""
+_NON_NEGATIVE_STREAMS = frozenset({StreamKind.HEART_RATE.value, StreamKind.STEP_TOTAL.value})
 _EXERCISE_PATTERN = ID_PATTERN
 
 
@@ -212,35 +217,54 @@ def encode_imu_frame(
     return header + body
 
 
-def decode_imu_frame(parts: TopicParts, payload: bytes, host_t_ns: int) -> Frame:  # noqa: C901 (to split, issue 12)
-    """Decode a binary IMU frame published on ``parts``; raise DecodeError with the byte offset."""
+def _check_header(dev: str, parts: TopicParts, header: tuple[Any, ...]) -> StreamKind:
+    """Validate the unpacked 28-byte header; return the stream kind (DecodeError at the offset)."""
+    magic, version, code, dtype_code, channels, n, _seq, t0, fs, scale = header
+    kind = _CODE_STREAMS.get(code)
+    checks: tuple[tuple[bool, int, str], ...] = (
+        (magic != MAGIC, 0, f"bad magic {magic!r}, expected {MAGIC!r}"),
+        (version != VERSION, 2, f"unsupported frame version {version}, expected {VERSION}"),
+        (kind is None, 3, f"unknown stream code {code}"),
+        (
+            kind is not None and kind.value != parts.stream,
+            3,
+            f"frame holds {kind.value if kind else code} but the topic says {parts.stream}",
+        ),
+        (dtype_code not in _DTYPES, 4, f"unknown sample type {dtype_code}"),
+        (channels != 3, 5, f"{parts.stream} needs 3 channels, got {channels}"),
+        (n == 0, 6, "sample count is 0"),
+        (t0 > MAX_T_NS, 12, f"first sample time {t0} ns is beyond int64 ({MAX_T_NS})"),
+        (not (math.isfinite(fs) and fs > 0), 20, f"sample rate must be positive, got {fs}"),
+        (
+            dtype_code == DTYPE_FLOAT32 and scale != 1.0,
+            24,
+            f"scale must be 1.0 for float32 samples, got {scale}",
+        ),
+        (not (math.isfinite(scale) and scale > 0), 24, f"scale must be positive, got {scale}"),
+    )
+    for bad, offset, why in checks:
+        if bad:
+            raise DecodeError(dev, offset, why)
+    if t0 + (n - 1) * 1e9 / fs > MAX_T_NS:
+        raise DecodeError(dev, 20, f"last sample time is beyond int64 ({n} samples at {fs} Hz)")
+    assert kind is not None
+    return kind
+
+
+def decode_imu_frame(parts: TopicParts, payload: bytes, host_t_ns: int) -> Frame:
+    """Decode a binary IMU frame published on ``parts``; raise DecodeError with the byte offset.
+
+    Times are UTC ns (int64: a first sample time of 2**63 ns or later is refused), values in
+    the stream's units (g, deg/s, uT or deg).
+    """
     dev = parts.device
     if len(payload) < HEADER_SIZE:
         raise DecodeError(
             dev, len(payload), f"truncated header: {len(payload)} of {HEADER_SIZE} bytes"
         )
-    magic, version, code, dtype_code, channels, n, seq, t0, fs, scale = HEADER.unpack_from(payload)
-    if magic != MAGIC:
-        raise DecodeError(dev, 0, f"bad magic {magic!r}, expected {MAGIC!r}")
-    if version != VERSION:
-        raise DecodeError(dev, 2, f"unsupported frame version {version}, expected {VERSION}")
-    kind = _CODE_STREAMS.get(code)
-    if kind is None:
-        raise DecodeError(dev, 3, f"unknown stream code {code}")
-    if kind.value != parts.stream:
-        raise DecodeError(dev, 3, f"frame holds {kind.value} but the topic says {parts.stream}")
-    if dtype_code not in _DTYPES:
-        raise DecodeError(dev, 4, f"unknown sample type {dtype_code}")
-    if channels != 3:
-        raise DecodeError(dev, 5, f"{kind.value} needs 3 channels, got {channels}")
-    if n == 0:
-        raise DecodeError(dev, 6, "sample count is 0")
-    if not (math.isfinite(fs) and fs > 0):
-        raise DecodeError(dev, 20, f"sample rate must be positive, got {fs}")
-    if dtype_code == DTYPE_FLOAT32 and scale != 1.0:
-        raise DecodeError(dev, 24, f"scale must be 1.0 for float32 samples, got {scale}")
-    if not (math.isfinite(scale) and scale > 0):
-        raise DecodeError(dev, 24, f"scale must be positive, got {scale}")
+    header = HEADER.unpack_from(payload)
+    kind = _check_header(dev, parts, header)
+    _, _, _, dtype_code, channels, n, seq, t0, fs, scale = header
     dt = _DTYPES[dtype_code]
     expected = HEADER_SIZE + n * channels * dt.itemsize
     if len(payload) < expected:
@@ -280,18 +304,54 @@ def _load_json(dev: str, payload: bytes) -> dict[str, Any]:
         raise DecodeError(dev, exc.pos, f"invalid JSON: {exc.msg}") from exc
     except RecursionError as exc:
         raise DecodeError(dev, -1, "JSON nested too deeply") from exc
+    except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
+        raise DecodeError(dev, -1, f"invalid JSON number: {exc}") from exc
     if not isinstance(obj, dict):
         raise DecodeError(dev, 0, "JSON payload must be an object")
-    if obj.get("v") != JSON_VERSION:
-        raise DecodeError(dev, -1, f"'v' must be {JSON_VERSION}, got {obj.get('v')!r}")
+    version = obj.get("v")
+    if isinstance(version, bool) or version != JSON_VERSION:
+        raise DecodeError(dev, -1, f"'v' must be {JSON_VERSION}, got {_short(version)}")
     return obj
 
 
-def _int_field(dev: str, obj: dict[str, Any], name: str, lo: int = 0) -> int:
+def _short(value: Any) -> str:
+    """``repr`` cut to 80 characters (a 400-digit number must not fill a log line)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _int_field(dev: str, obj: dict[str, Any], name: str, lo: int = 0, hi: int = MAX_SEQ) -> int:
     value = obj.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise DecodeError(dev, -1, f"'{name}' must be an integer >= {lo}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        why = f"'{name}' must be an integer in {lo}..{hi}, got {_short(value)}"
+        raise DecodeError(dev, -1, why)
     return value
+
+
+def _sample_ok(s: Any) -> bool:
+    """True for ``[t_ns, value]``: t_ns an int64 >= 0, value a finite number (int64 range)."""
+    if not (isinstance(s, list) and len(s) == 2):
+        return False
+    t, v = s
+    if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= MAX_T_NS:
+        return False
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    if isinstance(v, int):
+        return -MAX_T_NS <= v <= MAX_T_NS
+    return math.isfinite(v)
+
+
+def _check_range(dev: str, stream: str, v: list[float]) -> None:
+    """Refuse values no sensor can send: pain outside 0-10, negative heart rate or step total."""
+    if stream == StreamKind.SYMPTOM.value:
+        bad = [x for x in v if not (0 <= x <= 10)]
+        if bad:
+            raise DecodeError(dev, -1, f"symptom (pain) scores must be 0-10, got {bad[0]}")
+    elif stream in _NON_NEGATIVE_STREAMS:
+        bad = [x for x in v if x < 0]
+        if bad:
+            raise DecodeError(dev, -1, f"{stream} values must be >= 0, got {bad[0]}")
 
 
 def _decode_samples(parts: TopicParts, obj: dict[str, Any], host_t_ns: int) -> Frame:
@@ -302,27 +362,14 @@ def _decode_samples(parts: TopicParts, obj: dict[str, Any], host_t_ns: int) -> F
         raise DecodeError(dev, -1, "'samples' must be a non-empty list of [t_ns, value]")
     if len(samples) > MAX_JSON_SAMPLES:
         raise DecodeError(dev, -1, f"{len(samples)} samples exceeds {MAX_JSON_SAMPLES}")
-    t: list[int] = []
-    v: list[float] = []
     for i, s in enumerate(samples):
-        ok = (
-            isinstance(s, list)
-            and len(s) == 2
-            and isinstance(s[0], int)
-            and not isinstance(s[0], bool)
-            and 0 <= s[0] < 2**63
-            and isinstance(s[1], int | float)
-            and not isinstance(s[1], bool)
-            and math.isfinite(s[1])
-        )
-        if not ok:
-            raise DecodeError(dev, -1, f"samples[{i}] must be [t_ns integer, number], got {s!r}")
-        t.append(s[0])
-        v.append(float(s[1]))
-    if parts.stream == StreamKind.SYMPTOM.value:
-        bad = [x for x in v if not (0 <= x <= 10)]
-        if bad:
-            raise DecodeError(dev, -1, f"symptom (pain) scores must be 0-10, got {bad[0]}")
+        if not _sample_ok(s):
+            raise DecodeError(
+                dev, -1, f"samples[{i}] must be [t_ns integer, number], got {_short(s)}"
+            )
+    t = [s[0] for s in samples]
+    v = [float(s[1]) for s in samples]
+    _check_range(dev, parts.stream, v)
     try:
         return make_frame(
             parts.subject,
@@ -338,48 +385,63 @@ def _decode_samples(parts: TopicParts, obj: dict[str, Any], host_t_ns: int) -> F
         raise DecodeError(dev, -1, f"invalid samples: {exc}") from exc
 
 
+def _id_or_none(dev: str, e: dict[str, Any], where: str, name: str) -> str | None:
+    val = e.get(name)
+    if val is not None and (not isinstance(val, str) or not _EXERCISE_PATTERN.match(val)):
+        raise DecodeError(dev, -1, f"{where}.{name} must be an id, got {_short(val)}")
+    return val
+
+
+def _check_identity(parts: TopicParts, e: dict[str, Any], where: str) -> None:
+    """An event naming a subject or device must name the topic's own (no writing for others)."""
+    for name, own in (("subject", parts.subject), ("device", parts.device)):
+        claimed = _id_or_none(parts.device, e, where, name)
+        if claimed is not None and claimed != own:
+            why = f"{where}.{name} {claimed!r} does not match the topic's {name} {own!r}"
+            raise DecodeError(parts.device, -1, why)
+
+
+def _decode_event(parts: TopicParts, e: Any, i: int, seq: int) -> DeviceEvent:
+    dev, where = parts.device, f"events[{i}]"
+    if not isinstance(e, dict):
+        raise DecodeError(dev, -1, f"{where} must be an object")
+    kind = e.get("event")
+    if kind not in SESSION_EVENTS:
+        raise DecodeError(dev, -1, f"{where}.event must be start or stop, got {_short(kind)}")
+    t = e.get("t_ns")
+    if isinstance(t, bool) or not isinstance(t, int) or not (9.46e17 <= t <= 4.1e18):
+        raise DecodeError(dev, -1, f"{where}.t_ns must be UTC ns in 2000-2100, got {_short(t)}")
+    _check_identity(parts, e, where)
+    sid = _id_or_none(dev, e, where, "session_id")
+    ex = _id_or_none(dev, e, where, "exercise")
+    if sid is None or (kind == "start" and ex is None):
+        missing = "session_id" if sid is None else "exercise"
+        raise DecodeError(dev, -1, f"{where}.{missing} must be an id, got None")
+    detail: dict[str, Any] = {}
+    plan_entry = _id_or_none(dev, e, where, "plan_entry")
+    if plan_entry is not None:
+        detail["plan_entry"] = plan_entry
+    detail.update(_session_pain(dev, i, e))
+    return DeviceEvent(parts.site, parts.subject, dev, f"session_{kind}", t, seq, sid, ex, detail)
+
+
 def _decode_session(parts: TopicParts, obj: dict[str, Any]) -> tuple[DeviceEvent, ...]:
-    dev = parts.device
-    seq = _int_field(dev, obj, "seq")
+    """Session events: ``start`` needs session_id and exercise, ``stop`` only session_id."""
+    seq = _int_field(parts.device, obj, "seq")
     events = obj.get("events")
     if not isinstance(events, list) or not events:
-        raise DecodeError(dev, -1, "'events' must be a non-empty list")
-    out = []
-    for i, e in enumerate(events):
-        if not isinstance(e, dict):
-            raise DecodeError(dev, -1, f"events[{i}] must be an object")
-        kind = e.get("event")
-        if kind not in SESSION_EVENTS:
-            raise DecodeError(dev, -1, f"events[{i}].event must be start or stop, got {kind!r}")
-        t = e.get("t_ns")
-        if isinstance(t, bool) or not isinstance(t, int) or not (9.46e17 <= t <= 4.1e18):
-            raise DecodeError(dev, -1, f"events[{i}].t_ns must be UTC ns in 2000-2100, got {t!r}")
-        sid, ex = e.get("session_id"), e.get("exercise")
-        for name, val in (("session_id", sid), ("exercise", ex)):
-            if not isinstance(val, str) or not _EXERCISE_PATTERN.match(val):
-                raise DecodeError(dev, -1, f"events[{i}].{name} must be an id, got {val!r}")
-        detail: dict[str, Any] = {}
-        plan_entry = e.get("plan_entry")
-        if plan_entry is not None:
-            if not isinstance(plan_entry, str) or not _EXERCISE_PATTERN.match(plan_entry):
-                why = f"events[{i}].plan_entry must be an id, got {plan_entry!r}"
-                raise DecodeError(dev, -1, why)
-            detail["plan_entry"] = plan_entry
-        detail.update(_session_pain(dev, i, e))
-        out.append(
-            DeviceEvent(parts.site, parts.subject, dev, f"session_{kind}", t, seq, sid, ex, detail)
-        )
-    return tuple(out)
+        raise DecodeError(parts.device, -1, "'events' must be a non-empty list")
+    return tuple(_decode_event(parts, e, i, seq) for i, e in enumerate(events))
 
 
 def _decode_status(parts: TopicParts, obj: dict[str, Any]) -> DeviceEvent:
     dev = parts.device
     state = obj.get("state")
     if state not in STATUS_STATES:
-        raise DecodeError(dev, -1, f"'state' must be online or offline, got {state!r}")
+        raise DecodeError(dev, -1, f"'state' must be online or offline, got {_short(state)}")
     t = obj.get("t_ns")
     if isinstance(t, bool) or not isinstance(t, int) or not (9.46e17 <= t <= 4.1e18):
-        raise DecodeError(dev, -1, f"'t_ns' must be UTC ns in 2000-2100, got {t!r}")
+        raise DecodeError(dev, -1, f"'t_ns' must be UTC ns in 2000-2100, got {_short(t)}")
     detail = {"state": state}
     if isinstance(obj.get("fw"), str):
         detail["fw"] = obj["fw"][:32]
@@ -463,16 +525,27 @@ def encode_session_event(
     event: str,
     t_ns: int,
     session_id: str,
-    exercise: str,
+    exercise: str | None,
     plan_entry: str | None = None,
+    *,
+    subject: str | None = None,
+    device: str | None = None,
 ) -> bytes:
     """Encode one session start/stop event (``event`` is ``"start"`` or ``"stop"``; t in UTC ns).
 
-    ``plan_entry`` is the care plan's session id, when the app knows it.
+    ``exercise`` is needed for ``start`` only; ``plan_entry`` is the care plan's session id, when
+    the app knows it. ``subject``/``device`` state the sender's identity, which must match the
+    topic's (the service refuses an event naming another patient or sensor).
     """
-    body = {"event": event, "t_ns": int(t_ns), "session_id": session_id, "exercise": exercise}
-    if plan_entry is not None:
-        body["plan_entry"] = plan_entry
+    body: dict[str, Any] = {"event": event, "t_ns": int(t_ns), "session_id": session_id}
+    for name, value in (
+        ("exercise", exercise),
+        ("plan_entry", plan_entry),
+        ("subject", subject),
+        ("device", device),
+    ):
+        if value is not None:
+            body[name] = value
     return json.dumps(
         {"v": JSON_VERSION, "seq": seq, "events": [body]}, separators=(",", ":")
     ).encode()

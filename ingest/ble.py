@@ -52,7 +52,10 @@ log = logging.getLogger(__name__)
 
 ADDRESS_RE = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")
 GAP_FACTOR = 1.5
-"""A device-time step above this many sample periods between frames is a gap."""
+"""A device-time step above this many sample periods between frames is a gap ..."""
+GAP_MIN_NS = 100_000_000
+"""... if it is also above 0.1 s: a smaller step is a late stamp on a busy link (steps of one or
+two 19 ms periods measured beside two CPU hogs), shorter than one dropped notification."""
 CLOCK_SETTLE_NS = 2_000_000_000
 """Pairs from the first 2 s of a connection are mapped but not learned from: connection-
 parameter updates and service discovery make early delivery delays unrepresentative."""
@@ -149,6 +152,7 @@ class _StreamTrack:
     last_t_ns: int
     last_device_t_ns: int | None
     fs_hz: float | None
+    suspect: tuple[str, int, int, str] | None = None  # a step, until the next frame confirms it
 
 
 _DISCONNECT = "__disconnect__"
@@ -544,14 +548,41 @@ class BleCollector:
             start = self._pending_disconnect.pop(stream)
             out.append((stream, start, f.start_ns, "disconnected"))
         elif tr is not None and tr.last_device_t_ns is not None and f.device_t_ns is not None:
-            step_ns = int(f.device_t_ns[0]) - tr.last_device_t_ns
-            if f.fs_hz and step_ns > GAP_FACTOR * 1e9 / f.fs_hz:
-                missing = round(step_ns * f.fs_hz / 1e9) - 1
-                reason = f"dropped notifications (~{missing} samples)"
-                out.append((stream, tr.last_t_ns, f.start_ns, reason))
+            suspect = self._step(tr, f)
+            if tr.suspect is not None and not (suspect is None and self._back_on_grid(tr, f)):
+                out.append(tr.suspect)  # the step lasted: notifications really were dropped
+            if suspect is not None:
+                end_dev = int(f.device_t_ns[-1])
+                self._tracks[stream] = _StreamTrack(f.end_ns, end_dev, f.fs_hz, suspect)
+                return out
         last_dev = None if f.device_t_ns is None else int(f.device_t_ns[-1])
         self._tracks[stream] = _StreamTrack(f.end_ns, last_dev, f.fs_hz)
         return out
+
+    @staticmethod
+    def _step(tr: _StreamTrack, f: Frame) -> tuple[str, int, int, str] | None:
+        """A gap before ``f`` if its device time steps forward by more than GAP_FACTOR periods.
+
+        It is only a suspect: a sensor stamping notifications when they are sent steps forward
+        and back again on a busy link; the next frame decides (:meth:`_back_on_grid`).
+        """
+        assert tr.last_device_t_ns is not None and f.device_t_ns is not None
+        step_ns = int(f.device_t_ns[0]) - tr.last_device_t_ns
+        if not (f.fs_hz and step_ns > max(GAP_FACTOR * 1e9 / f.fs_hz, GAP_MIN_NS)):
+            return None
+        missing = round(step_ns * f.fs_hz / 1e9) - 1
+        return (
+            f.stream.value,
+            tr.last_t_ns,
+            f.start_ns,
+            f"dropped notifications (~{missing} samples)",
+        )
+
+    @staticmethod
+    def _back_on_grid(tr: _StreamTrack, f: Frame) -> bool:
+        """True if ``f`` steps back by about as much as the suspect stepped forward."""
+        assert tr.last_device_t_ns is not None and f.device_t_ns is not None and tr.fs_hz
+        return int(f.device_t_ns[0]) - tr.last_device_t_ns < 0.5e9 / tr.fs_hz
 
     def _write(
         self,

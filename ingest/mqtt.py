@@ -22,6 +22,7 @@ How nothing is lost and nothing is counted twice
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
@@ -42,7 +43,7 @@ from devices.frame import Frame
 from devices.mqtt_wire import DeviceEvent, decode_payload, parse_topic
 from devices.programme import split_programme_events
 from ingest.errors import CollectorError
-from ingest.mqtt_events import ensure_events_table, put_events
+from ingest.mqtt_diagnose import diagnose, speaks_tls
 from ingest.mqtt_settings import MqttSettings
 from ingest.store import Store
 
@@ -70,6 +71,7 @@ class CollectorStats:
     gaps: int = 0
     connects: int = 0
     backlog: int = 0
+    queue_peak: int = 0
     reorder_pending: int = 0
     connected: bool = False
 
@@ -86,6 +88,47 @@ class _SeqState:
 
 
 StreamKey = tuple[str, str, str]  # subject, device, stream
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One received message, decoded: frames and events to store, or a dead letter."""
+
+    source: str
+    frames: tuple[Frame, ...]
+    events: tuple[DeviceEvent, ...]
+    payload: bytes
+    context: dict[str, Any]
+    mid: int
+    reason: str | None = None
+    kept: bytes = b""
+
+    @classmethod
+    def dead(
+        cls,
+        source: str,
+        reason: str,
+        payload: bytes,
+        context: dict[str, Any],
+        mid: int,
+        limit: int | None = None,
+    ) -> _Item:
+        """A dead letter keeping ``payload`` (its first ``limit`` bytes if given)."""
+        kept = payload if limit is None else payload[:limit]
+        return cls(source, (), (), payload, context, mid, reason, kept)
+
+    def ident(self) -> str:
+        """Identity of the message: SHA-256 of source, broker packet id and whole payload.
+
+        A redelivery after a crash between commit and acknowledgement carries the same packet
+        id (MQTT 5.0, 4.4: unacknowledged PUBLISH packets are resent with their original Packet
+        Identifiers), so its dead letter is stored once.
+        """
+        h = hashlib.sha256()
+        for part in (self.source.encode(), str(self.mid).encode(), self.payload):
+            h.update(len(part).to_bytes(8, "big"))
+            h.update(part)
+        return h.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,13 +256,17 @@ class MqttCollector:
         self.stats = CollectorStats()
         self.on_status = on_status
         self.subscribed = threading.Event()
-        self._q: queue.SimpleQueue[tuple[int, mqtt.MQTTMessage, int]] = queue.SimpleQueue()
+        # Bounded: QoS 0 messages are not limited by Receive Maximum (it counts unacknowledged
+        # QoS 1/2 only, MQTT 5.0 3.3.4), so only this bound keeps memory flat under overload.
+        self._q: queue.Queue[tuple[int, mqtt.MQTTMessage, int]] = queue.Queue(settings.queue_max)
+        self._closing = threading.Event()
         self._gen = 0
         self._ack_lock = threading.Lock()
         self._fatal: str | None = None
         self._tracker = SeqTracker(settings.reorder_timeout_s)
         self._sub_mid: int | None = None
-        ensure_events_table(store)
+        self._connack = False  # a CONNACK came on the current connection attempt
+        self._early_closes = 0  # connections closed before any CONNACK, in a row
 
     # -- paho side (network thread): stamp and hand off -----------------------------------
     def _on_connect(
@@ -235,6 +282,7 @@ class MqttCollector:
                 self._fatal = f"broker refused the connection: {reason_code}"
             log.warning("mqtt connect refused: %s", reason_code)
             return
+        self._connack, self._early_closes = True, 0
         with self._ack_lock:
             self._gen += 1
         self.stats.connects += 1
@@ -271,15 +319,48 @@ class MqttCollector:
         self.stats.connected = False
         self.subscribed.clear()
         log.info("mqtt disconnected: %s", reason_code)
+        if not self._connack:
+            self._closed_early()
+        self._connack = False
+
+    def _closed_early(self) -> None:
+        """The broker closed the connection before CONNACK: plain MQTT to a TLS port?"""
+        self._early_closes += 1
+        s = self.settings
+        if not s.tls and self._early_closes >= 2 and speaks_tls(s.host, s.port):
+            self._fatal = (
+                f"{s.host}:{s.port} is a TLS port and closes plain MQTT connections:"
+                f" use mqtts://{s.host}:{s.port}"
+            )
+        else:
+            log.warning("mqtt connection closed by the broker before it answered CONNECT")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        """paho could not connect (it retries): find out why, and stop if retrying cannot help."""
+        d = diagnose(self.settings)
+        log.warning("mqtt cannot connect to %s: %s", self.settings.broker, d.why)
+        if d.fatal:
+            self._fatal = f"cannot connect: {d.why}"
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self._q.put((self._gen, msg, time.time_ns()))
+        """Stamp and queue; when the queue is full, wait (paho stops reading the socket, so
+        TCP flow control holds the broker back) until the consumer makes room."""
+        item = (self._gen, msg, time.time_ns())
+        while not self._closing.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            self.stats.queue_peak = max(self.stats.queue_peak, self._q.qsize())
+            return
+        # Shutting down: not queued, so not acknowledged; the broker redelivers QoS 1.
 
     # -- consumer side ----------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
         client = make_client(self.settings, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
@@ -308,6 +389,7 @@ class MqttCollector:
         try:
             self._consume(client, stop)
         finally:
+            self._closing.set()
             client.disconnect()
             client.loop_stop()
             self.stats.connected = False
@@ -328,6 +410,7 @@ class MqttCollector:
                 self.stats.backlog = self._q.qsize()
                 if self.on_status is not None:
                     self.on_status(self.stats)
+        self._closing.set()  # no more queueing, so the drain below ends even under a flood
         while batch := self._take(timeout_s=0.0):  # commit what already arrived
             self._commit(client, batch)
 
@@ -344,64 +427,97 @@ class MqttCollector:
                 break
         return batch
 
-    def _commit(self, client: mqtt.Client, batch: list[tuple[int, mqtt.MQTTMessage, int]]) -> None:  # noqa: C901 (to split, issue 12)
-        frames: list[Frame] = []
-        events: list[DeviceEvent] = []
-        dead: list[tuple[str, str, bytes, dict[str, Any]]] = []
-        limit = self.settings.max_payload_bytes
-        for _gen, msg, rx_ns in batch:
-            payload = bytes(msg.payload)
-            try:
-                topic = msg.topic
-            except UnicodeDecodeError:
-                dead.append(("mqtt:?", "topic is not valid UTF-8", payload[:limit], {}))
-                continue
-            ctx: dict[str, Any] = {"topic": topic, "rx_ns": rx_ns, "size": len(payload)}
-            if len(payload) > limit:
-                why = f"payload of {len(payload)} bytes exceeds the limit of {limit} bytes"
-                dead.append((f"mqtt:{topic}", why, payload[:limit], ctx))
-                continue
-            try:
-                decoded = decode_payload(parse_topic(self.settings.prefix, topic), payload, rx_ns)
-            except DecodeError as exc:
-                dead.append((f"mqtt:{topic}", str(exc), payload, {**ctx, **exc.as_record()}))
-                continue
-            except Exception as exc:  # a decoder bug must not stop the service or lose input
-                log.exception("decoder failed on %s", topic)
-                why = f"decoder failed: {type(exc).__name__}: {exc}"
-                dead.append((f"mqtt:{topic}", why, payload, ctx))
-                continue
-            if not decoded.frames and not decoded.events:
-                self.stats.ignored += 1  # outbound feedback on the same prefix
-            frames.extend(decoded.frames)
-            events.extend(decoded.events)
+    def _commit(self, client: mqtt.Client, batch: list[tuple[int, mqtt.MQTTMessage, int]]) -> None:
+        """Decode and store a batch in one transaction, then acknowledge it.
+
+        If the store refuses the batch (a value SQLite cannot hold, a constraint), its messages
+        are stored one by one: the one the store refuses is dead-lettered alone with the reason,
+        the others are kept, and all are acknowledged. Only a store that cannot even keep a
+        dead letter (disk full, file gone) stops the collector, with nothing acknowledged.
+        """
+        items = [self._decode(msg, rx_ns) for _gen, msg, rx_ns in batch]
         try:
             with self.store.transaction():
-                n_new = self.store.put_frames(frames)
-                programme, events = split_programme_events(events)
-                n_events = put_events(self.store, events)
-                n_events += self.store.put_programme_events(programme)
-                for source, why, body, context in dead:
-                    self.store.dead_letter(source, why, body, context)
-        except Exception as exc:  # store failure: acknowledge nothing, stop the service
+                n_new, n_events = self._store_items(items)
+        except Exception as exc:
+            log.warning("batch of %d refused by the store (%s): one by one", len(items), exc)
+            n_new = n_events = 0
+            for i, item in enumerate(items):
+                items[i], (a, b) = self._store_alone(item)
+                n_new, n_events = n_new + a, n_events + b
+        self._count(items, n_new, n_events)
+        self._ack(client, batch)
+
+    def _decode(self, msg: mqtt.MQTTMessage, rx_ns: int) -> _Item:
+        """One message as what to store: its frames and events, or a dead letter."""
+        payload = bytes(msg.payload)
+        limit = self.settings.max_payload_bytes
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            return _Item.dead("mqtt:?", "topic is not valid UTF-8", payload, {}, msg.mid, limit)
+        source = f"mqtt:{topic}"
+        ctx: dict[str, Any] = {"topic": topic, "rx_ns": rx_ns, "size": len(payload)}
+        if len(payload) > limit:
+            why = f"payload of {len(payload)} bytes exceeds the limit of {limit} bytes"
+            return _Item.dead(source, why, payload, ctx, msg.mid, limit)
+        try:
+            decoded = decode_payload(parse_topic(self.settings.prefix, topic), payload, rx_ns)
+        except DecodeError as exc:
+            return _Item.dead(source, str(exc), payload, {**ctx, **exc.as_record()}, msg.mid)
+        except Exception as exc:  # a decoder bug must not stop the service or lose input
+            log.exception("decoder failed on %s", topic)
+            why = f"decoder failed: {type(exc).__name__}: {exc}"
+            return _Item.dead(source, why, payload, ctx, msg.mid)
+        return _Item(source, decoded.frames, decoded.events, payload, ctx, msg.mid)
+
+    def _store_items(self, items: list[_Item]) -> tuple[int, int]:
+        """Write items inside the caller's transaction; return (new frames, new events)."""
+        n_new = self.store.put_frames(f for it in items for f in it.frames)
+        programme, events = split_programme_events([e for it in items for e in it.events])
+        n_events = self.store.put_events(events) + self.store.put_programme_events(programme)
+        for it in items:
+            if it.reason is not None:
+                self.store.dead_letter(it.source, it.reason, it.kept, it.context, ident=it.ident())
+        return n_new, n_events
+
+    def _store_alone(self, item: _Item) -> tuple[_Item, tuple[int, int]]:
+        """Store one item in its own transaction; dead-letter it if the store refuses it."""
+        try:
+            with self.store.transaction():
+                return item, self._store_items([item])
+        except Exception as exc:
+            why = f"store refused the message: {type(exc).__name__}: {exc}"
+            dead = _Item.dead(item.source, why, item.payload, item.context, item.mid)
+        try:
+            with self.store.transaction():
+                self._store_items([dead])
+        except Exception as exc:  # the store cannot keep even a dead letter: stop, ack nothing
             raise CollectorError(
                 "store", str(self.store.path), f"commit failed, nothing acknowledged: {exc}"
             ) from exc
+        return dead, (0, 0)
+
+    def _count(self, items: list[_Item], n_new: int, n_events: int) -> None:
+        """Update the counters and the sequence tracker after a commit."""
         st = self.stats
-        st.messages += len(batch)
+        frames = [f for it in items for f in it.frames]
+        st.messages += len(items)
         st.frames += n_new
         st.duplicates += len(frames) - n_new
         st.samples += sum(f.n for f in frames)
         st.events += n_events
-        st.dead_letters += len(dead)
-        for source, why, _, _ in dead:
-            log.warning("dead letter from %s: %s", source, why)
+        for it in items:
+            if it.reason is not None:
+                st.dead_letters += 1
+                log.warning("dead letter from %s: %s", it.source, it.reason)
+            elif not it.frames and not it.events:
+                st.ignored += 1  # outbound feedback on the same prefix
         now = time.monotonic()
         for f in frames:
             self._tracker.observe(
                 (f.subject, f.device, f.stream.value), f.seq, f.start_ns, f.end_ns, now
             )
-        self._ack(client, batch)
 
     def _ack(self, client: mqtt.Client, batch: list[tuple[int, mqtt.MQTTMessage, int]]) -> None:
         with self._ack_lock:
@@ -421,14 +537,12 @@ class MqttCollector:
 
     def _check_hole(self, hole: Hole) -> None:
         subject, device, stream = hole.key
-        rows = self.store.execute(
-            "SELECT COUNT(DISTINCT seq) FROM frames WHERE subject=? AND device=? AND stream=?"
-            " AND seq>=? AND seq<? AND end_ns>=? AND start_ns<=?",
-            (subject, device, stream, hole.first_seq, hole.end_seq, hole.start_ns, hole.end_ns),
+        found = self.store.count_frame_seqs(
+            subject, device, stream, (hole.first_seq, hole.end_seq), (hole.start_ns, hole.end_ns)
         )
         expected = hole.end_seq - hole.first_seq
-        if rows[0][0] < expected:  # not stored by another group member either
-            missing = expected - rows[0][0]
+        if found < expected:  # not stored by another group member either
+            missing = expected - found
             self.store.put_gap(
                 device,
                 stream,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -12,6 +14,20 @@ from devices.errors import ConfigError
 
 _GROUP = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+
+
+def positive_number(text: str) -> float:
+    """argparse ``type=`` for a rate (Hz) or duration (s): a finite number > 0.
+
+    ``float("nan")`` and ``float("inf")`` parse, so ``float`` alone lets them through.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +60,9 @@ class MqttSettings:
         MQTT 5 Receive Maximum: unacknowledged messages the broker may have in flight to us.
     batch_max:
         Most messages committed in one store transaction.
+    queue_max:
+        Most received messages waiting for the consumer (memory bound); when full, the network
+        thread waits, so a faster publisher is held back by TCP flow control.
     reorder_timeout_s:
         How long a missing sequence number is waited for (s) before a gap is recorded.
     keepalive_s:
@@ -64,10 +83,16 @@ class MqttSettings:
     max_payload_bytes: int = 256 * 1024
     receive_maximum: int = 1000
     batch_max: int = 1000
+    queue_max: int = 2000
     reorder_timeout_s: float = 5.0
     keepalive_s: int = 30
 
-    def __post_init__(self) -> None:  # noqa: C901 (to split, issue 12)
+    def __post_init__(self) -> None:
+        self._check_broker()
+        self._check_names()
+        self._check_numbers()
+
+    def _check_broker(self) -> None:
         parts = urlsplit(self.broker)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ConfigError(
@@ -83,6 +108,8 @@ class MqttSettings:
             raise ConfigError(
                 "setting", "broker", "no password in the URL; use password_env or password_file"
             )
+
+    def _check_names(self) -> None:
         if not self.prefix or "+" in self.prefix or "#" in self.prefix:
             raise ConfigError(
                 "setting", "prefix", f"must be a plain topic prefix, got {self.prefix!r}"
@@ -95,20 +122,25 @@ class MqttSettings:
             raise ConfigError("setting", "password", "give password_env or password_file, not both")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("setting", "tls_cert", "a client certificate needs its key, and back")
+
+    def _check_numbers(self) -> None:
         for name, low in (
             ("session_expiry_s", 0),
             ("max_payload_bytes", 64),
             ("receive_maximum", 1),
             ("batch_max", 1),
+            ("queue_max", 1),
             ("keepalive_s", 5),
         ):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < low:
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError("setting", name, f"must be an integer >= {low}, got {value!r}")
         if self.receive_maximum > 65535:
             raise ConfigError("setting", "receive_maximum", "must be <= 65535")
-        if not self.reorder_timeout_s > 0:
+        if not (isinstance(self.reorder_timeout_s, int | float) and self.reorder_timeout_s > 0):
             raise ConfigError("setting", "reorder_timeout_s", "must be > 0")
+        if not math.isfinite(self.reorder_timeout_s):
+            raise ConfigError("setting", "reorder_timeout_s", "must be finite")
 
     @property
     def host(self) -> str:
@@ -149,6 +181,9 @@ class MqttSettings:
                 raise ConfigError(
                     "setting", "password_file", f"cannot read {self.password_file}: {exc.strerror}"
                 ) from exc
+            except UnicodeDecodeError as exc:
+                why = f"{self.password_file} is not UTF-8 text (byte {exc.start})"
+                raise ConfigError("setting", "password_file", why) from exc
             lines = text.splitlines()
             return lines[0] if lines else ""
         return None

@@ -242,6 +242,8 @@ class SessionService:
     def _event(self, ev: DeviceEvent) -> None:
         key = (ev.site, ev.subject, ev.device)
         if ev.kind == "session_start":
+            if self._refuse_foreign(ev):
+                return
             if key in self._sessions:
                 old = self._sessions[key][0]
                 if old.session_id == ev.session_id:
@@ -274,6 +276,28 @@ class SessionService:
                 self.stats.dead_letters += 1
                 return
             self._finish(key, ev.t_ns, "complete")
+
+    def _refuse_foreign(self, ev: DeviceEvent) -> bool:
+        """Dead-letter a start whose session id belongs to another patient or sensor.
+
+        Session ids are unique in the store: accepting it would end or overwrite the other
+        patient's session (the topic identity is checked by the broker ACL and the decoder).
+        """
+        sid = ev.session_id or ""
+        owners = {(k[1], k[2]) for k, (s, _) in self._sessions.items() if s.session_id == sid}
+        stored = self.store.session_subject(sid)
+        if stored is not None:
+            owners.add((stored, ev.device))
+        if not owners or owners == {(ev.subject, ev.device)}:
+            return False
+        self.store.dead_letter(
+            f"session:{ev.subject}/{ev.device}",
+            f"session id {sid!r} belongs to another patient or sensor; start refused",
+            None,
+            {"t_ns": ev.t_ns, "session_id": sid},
+        )
+        self.stats.dead_letters += 1
+        return True
 
     def _expire(self) -> None:
         now = time.monotonic()

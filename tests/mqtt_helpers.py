@@ -84,6 +84,8 @@ class Publisher:
         self.connected = threading.Event()
         self.connects = 0
         self.client.on_connect = self._on_connect
+        self.acked_mids: set[int] = set()
+        self.client.on_publish = self._on_publish
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 300
         self.client.connect_async(
@@ -96,6 +98,14 @@ class Publisher:
     def _on_connect(self, *args: object) -> None:
         self.connects += 1
         self.connected.set()
+
+    def _on_publish(self, client: object, userdata: object, mid: int, *args: object) -> None:
+        self.acked_mids.add(mid)  # PUBACK received (QoS 1)
+
+    def unacked(self) -> int:
+        """Messages the broker has not acknowledged yet, including those published while the
+        connection was down (paho keeps them and sends them after reconnecting)."""
+        return sum(i.mid not in self.acked_mids for i in self.infos)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
         self.infos.append(self.client.publish(topic, payload, qos=qos))

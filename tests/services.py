@@ -122,29 +122,89 @@ class Service:
             return ""
 
 
+DEPLOY_CONF = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "mosquitto.conf"
+_TLS_KEYS = ("certfile", "keyfile", "cafile", "tls_version", "require_certificate")
+
+
+def broker_conf(
+    workdir: Path,
+    port: int,
+    *,
+    tls: tuple[Path, Path, Path] | None = None,
+    tls_port: int | None = None,
+    passwd: Path | None = None,
+    acl: Path | None = None,
+    template: Path = DEPLOY_CONF,
+) -> str:
+    """The shipped ``deploy/mosquitto/mosquitto.conf`` with test ports, paths and files.
+
+    Durability and queue settings are kept as shipped. The loopback listener moves to ``port``;
+    the TLS listener moves to ``tls_port`` with ``tls`` = (ca, cert, key), or is dropped without
+    it. Without ``passwd`` the broker is anonymous (most tests), without ``acl`` it has none.
+    """
+    out: list[str] = []
+    in_tls = False
+    for raw in template.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.partition(" ")
+        if key == "listener":
+            in_tls = value.split()[0] == "8883"
+            if in_tls:
+                if tls is not None:
+                    out.append(f"listener {tls_port} 127.0.0.1")
+                continue
+            out.append(f"listener {port} 127.0.0.1")
+            continue
+        if in_tls and key in _TLS_KEYS:
+            if tls is not None:
+                ca, cert, tkey = tls
+                files = {"cafile": ca, "certfile": cert, "keyfile": tkey}
+                out.append(f"{key} {files[key]}" if key in files else line)
+            continue
+        replaced = {
+            # As root, Mosquitto drops to the "mosquitto" user, which cannot write our 0700
+            # temp folders (no persistence, no log); "user root" keeps it as root. Ignored
+            # when not root.
+            "user": "user root",
+            "persistence_location": f"persistence_location {workdir}/",
+            "log_dest": f"log_dest file {workdir}/mosquitto-internal.log",
+            "allow_anonymous": f"allow_anonymous {'false' if passwd else 'true'}",
+            "password_file": f"password_file {passwd}" if passwd else "",
+            "acl_file": f"acl_file {acl}" if acl else "",
+        }
+        out.append(replaced.get(key, line))
+    return "\n".join(x for x in out if x) + "\n"
+
+
 class Mosquitto(Service):
-    """Mosquitto 2.x on 127.0.0.1:<free port>, anonymous, persistence in the work folder."""
+    """Mosquitto 2.x on 127.0.0.1:<free port>, configured from ``deploy/mosquitto``.
+
+    Anonymous unless ``passwd`` is given; ``tls`` = (ca, cert, key) adds the TLS listener on
+    :attr:`tls_port`. ``extra_conf`` lines are appended (they apply to the loopback listener).
+    """
 
     name = "mosquitto"
 
-    def __init__(self, workdir: Path, extra_conf: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        extra_conf: str = "",
+        *,
+        tls: tuple[Path, Path, Path] | None = None,
+        passwd: Path | None = None,
+        acl: Path | None = None,
+    ) -> None:
         super().__init__(workdir)
+        self.tls_port = free_port() if tls is not None else None
         self.conf = self.workdir / "mosquitto.conf"
-        self.conf.write_text(
-            ""
-            # As root, Mosquitto drops to the "mosquitto" user, which cannot write our 0700 temp
-            # folders (no persistence, no log); "user root" keeps it as root. Ignored otherwise.
-            + ("" if "user " in extra_conf else "user root\n")
-            + f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {self.workdir}/\n"
-            "autosave_interval 1\n"
-            "max_queued_messages 100000\n"
-            "max_inflight_messages 100\n"
-            f"log_dest file {self.workdir}/mosquitto-internal.log\n"
-            "log_type error\nlog_type warning\nlog_type notice\n" + extra_conf
+        text = broker_conf(
+            self.workdir, self.port, tls=tls, tls_port=self.tls_port, passwd=passwd, acl=acl
         )
+        if "user " in extra_conf:
+            text = text.replace("user root\n", "")
+        self.conf.write_text(text + extra_conf)
 
     def command(self) -> list[str]:
         return [find_binary("mosquitto"), "-c", str(self.conf)]

@@ -18,7 +18,7 @@ from devices.recording import write_recording
 from features.synthetic import synth_session
 from ingest.ble import BleCollector, BleSettings
 from ingest.ble_sim import BlePeripheralSim, SimSettings
-from ingest.session import Feedback, LiveSession, Target
+from ingest.session import GAP_MIN_S, Feedback, LiveSession, Target
 from ingest.session_mqtt import save_session
 from ingest.session_tee import SessionTee
 from ingest.store import Store
@@ -123,20 +123,28 @@ def test_ble_disconnect_mid_set_count_continues_and_gap_recorded(
     )
     assert collector.status.connections >= 2  # a reconnect attempt may fail and be retried
     kinds = [fb.kind for fb in feedback]
-    assert kinds.count("gap") == 1 and kinds[-1] == "session_end"
+    # The reconnect on the virtual link loses a second or so of data when the machine is idle,
+    # but may lose less than GAP_MIN_S on a busy one: then there is no gap to tell about.
+    gap_events = [fb for fb in feedback if fb.kind == "gap"]
+    assert len(gap_events) <= 1 and kinds[-1] == "session_end"
+    assert all(fb.data["gap_s"] >= GAP_MIN_S for fb in gap_events)  # never "0.0 s"
     reps = [fb.data["rep"] for fb in feedback if fb.kind == "rep"]
     assert reps == list(range(1, len(reps) + 1))  # the count carries on after the reconnect
-    gap_at = kinds.index("gap")
+    gap_at = kinds.index("gap") if gap_events else len(kinds)
     before = kinds[:gap_at].count("rep")
-    assert feedback[gap_at].data["reps_so_far"] == before >= 1  # guided: counted as they ended
+    if gap_events:
+        assert feedback[gap_at].data["reps_so_far"] == before >= 1  # counted as they ended
     # Repetitions done while the link was down are lost (how many depends on how long the
     # reconnect took); none is invented, and the second set is counted in full.
-    assert before + 4 <= len(reps) <= 8 and session.reps_per_set()[-1] == 4
+    assert 4 <= len(reps) <= 8 and session.reps_per_set()[-1] == 4
     save_session(store, session, CarePlanPlanner([]))
-    ((g0, g1),) = session.gaps
+    assert len(session.gaps) == len(gap_events)
     gaps = [g for g in store.gaps(device=PERIPHERAL) if g.stream == "accel"]
-    assert {g.reason for g in gaps} == {"disconnected", "no sensor data during a live session"}
-    assert any(g.start_ns == g0 and g.end_ns == g1 for g in gaps)
+    reasons = {g.reason for g in gaps}
+    assert "disconnected" in reasons  # the collector always records the disconnect
+    assert reasons <= {"disconnected", "no sensor data during a live session"}
+    for g0, g1 in session.gaps:
+        assert any(g.start_ns == g0 and g.end_ns == g1 for g in gaps)
 
 
 def test_session_without_a_sensor_stores_nothing_and_fails(

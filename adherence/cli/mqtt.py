@@ -43,6 +43,13 @@ SIMULATE_MQTT_DESCRIPTION = (
 )
 
 
+def _positive(text: str) -> float:
+    """argparse ``type=``: a finite number > 0 (``nan`` and ``inf`` parse as floats)."""
+    from ingest.mqtt_settings import positive_number
+
+    return positive_number(text)
+
+
 def _add_broker_args(p: argparse.ArgumentParser, client_id: str) -> None:
     p.add_argument("--broker", required=True, help="mqtt://host:port or mqtts://host:port")
     add_mqtt_client(p, client_id, client_cert=True)
@@ -77,9 +84,9 @@ def register(collect: SubParsers, simulate: SubParsers) -> None:
     s = add_command(simulate, "mqtt", SIMULATE_MQTT_HELP, SIMULATE_MQTT_DESCRIPTION)
     _add_broker_args(s, "adherence-sim")
     s.add_argument("--devices", type=int, default=10, help="synthetic devices")
-    s.add_argument("--rate", type=float, default=50.0, metavar="HZ", help="sample rate, Hz")
+    s.add_argument("--rate", type=_positive, default=50.0, metavar="HZ", help="sample rate, Hz")
     s.add_argument("--frame-samples", type=int, default=50, help="samples per frame")
-    s.add_argument("--duration", type=float, default=10.0, metavar="S", help="seconds of data")
+    s.add_argument("--duration", type=_positive, default=10.0, metavar="S", help="seconds of data")
     s.add_argument(
         "--speed",
         type=float,

@@ -107,7 +107,7 @@ def open_existing_store(path: Path) -> Store:
 
     if not path.is_file():
         raise DataFileError(str(path), "store not found")
-    return Store(path)
+    return Store(path, create=False)  # refuses a file that is not an adherence store
 
 
 def add_plans(

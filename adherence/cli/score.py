@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     if store_path is None or plans_path is None:
         raise ConfigError("arguments", "score", "give --config, or both --store and --plans")
     plans = load_plans(plans_path)
-    with Store(store_path) as store:
+    with Store(store_path, create=False) as store:
         wanted = set(args.subject or [p.subject for p in plans])
         for plan in plans:
             if plan.subject not in wanted:

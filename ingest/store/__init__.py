@@ -18,11 +18,25 @@ Tables
 ``scores``         adherence scores per subject and day (JSON detail with flags and reasons).
 ``dead_letter``    inputs that could not be accepted, with the reason; never silently dropped.
 ``outbox``         points waiting for an external sink (InfluxDB), oldest first.
+``mqtt_events``    session start/stop events and device status changes from MQTT; unique on
+                   (device, kind, t_ns, seq, session_id), so a redelivery adds nothing.
 ``programme_events`` the patient app's programme events (education, CBT, mindfulness, coaching,
                    posts, pain NRS, PEG); unique on (subject, event_id). Added after schema
                    version 1 with ``CREATE TABLE IF NOT EXISTS``, run on every open.
 
 All timestamps are integer UTC nanoseconds.
+
+Which files are ours
+--------------------
+The file header carries ``PRAGMA application_id`` = :data:`APPLICATION_ID` and ``PRAGMA
+user_version`` = :data:`SCHEMA_VERSION` (SQLite file format, "Database Header", offsets 60 and
+68: https://www.sqlite.org/fileformat.html#the_database_header). A file with another
+application id, or an SQLite file with tables but no id, is refused untouched; a missing file is
+created only with ``create=True`` (collectors and ``demo``), so a typo in a read command's
+``--store`` is an error, not an empty store. Version 1 files (no id, written before the id
+existed) are recognised by their tables and migrated in place, one step per version
+(:data:`_MIGRATIONS`). The file and its ``-wal``/``-shm`` companions are 0600, new folders 0700
+(SQLite gives the companions the database file's mode).
 """
 
 from __future__ import annotations
@@ -39,7 +53,9 @@ from typing import Any
 
 import numpy as np
 
+from devices.files import private_file
 from devices.frame import Frame, StreamKind
+from devices.mqtt_wire import DeviceEvent
 from devices.programme import ProgrammeEvent
 from ingest.errors import StoreError
 from ingest.store.reads import (
@@ -74,7 +90,9 @@ __all__ = [
     "SummaryRow",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+APPLICATION_ID = 0x41444831
+"""``PRAGMA application_id`` of an adherence store (ASCII "ADH1")."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS frames (
@@ -176,8 +194,10 @@ CREATE TABLE IF NOT EXISTS dead_letter (
     source TEXT NOT NULL,
     reason TEXT NOT NULL,
     payload BLOB,
-    context TEXT NOT NULL DEFAULT '{}'
+    context TEXT NOT NULL DEFAULT '{}',
+    ident TEXT
 );
+CREATE UNIQUE INDEX IF NOT EXISTS dead_letter_ident ON dead_letter (ident);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sink TEXT NOT NULL,
@@ -187,8 +207,35 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_by_sink ON outbox (sink, id);
+CREATE TABLE IF NOT EXISTS mqtt_events (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    t_ns INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    session_id TEXT NOT NULL DEFAULT '',
+    exercise TEXT,
+    detail TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (device, kind, t_ns, seq, session_id)
+);
+CREATE INDEX IF NOT EXISTS mqtt_events_by_subject ON mqtt_events (subject, t_ns);
 """
 
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 1 -> 2: the MQTT events table joins the schema (files written by the collector already
+    # have it, made by the old ingest/mqtt_events.py: IF NOT EXISTS); dead letters get an
+    # identity so that one redelivered after a crash is stored once.
+    1: (
+        _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS mqtt_events") :].split(";")[0],
+        "CREATE INDEX IF NOT EXISTS mqtt_events_by_subject ON mqtt_events (subject, t_ns)",
+        "ALTER TABLE dead_letter ADD COLUMN ident TEXT",
+        "CREATE UNIQUE INDEX IF NOT EXISTS dead_letter_ident ON dead_letter (ident)",
+    ),
+}
+"""Statements taking a file from version ``key`` to ``key + 1``."""
+_V1_TABLES = frozenset({"frames", "gaps", "sessions", "dead_letter", "outbox"})
 # Tables added after schema version 1: created if missing on every open (a new table needs no
 # migration of existing rows, so the schema version stays 1).
 _ADDED_SCHEMA = """
@@ -278,36 +325,70 @@ class Store(StoreReads):
         How long a writer waits for another process's write lock, in seconds.
     """
 
-    def __init__(self, path: str | Path, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, path: str | Path, *, timeout_s: float = 30.0, create: bool = True) -> None:
         self.path = Path(path)
+        existed = self.path.exists()
+        if not existed and not create:
+            raise StoreError("store", str(self.path), "no store at this path (missing file)")
+        if existed and not self.path.is_file():
+            raise StoreError("store", str(self.path), "not a file")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not existed:
+                private_file(self.path)  # 0600 in 0700 folders before SQLite writes a byte
             self._db = sqlite3.connect(
                 str(self.path), timeout=timeout_s, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             with self._tx():
-                version = self._db.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise StoreError(
-                        "store",
-                        str(self.path),
-                        f"schema version {version} is newer than this program",
-                    )
-                if version == 0:
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
-                for statement in _ADDED_SCHEMA.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                self._init_schema(create)
+            private_file(self.path)  # ours: narrow a copy made 0644 by hand
+            self._db.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as exc:
             raise StoreError("store", str(self.path), f"cannot open: {exc}") from exc
+        except StoreError:
+            self._db.close()
+            raise
         self._lock = threading.RLock()
         self._depth = 0
+
+    def _init_schema(self, create: bool) -> None:
+        """Check the file is ours, then create or migrate its schema (inside a transaction)."""
+        app_id = self._db.execute("PRAGMA application_id").fetchone()[0]
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        legacy = app_id == 0 and version == 1 and tables >= _V1_TABLES
+        if app_id != APPLICATION_ID and not legacy:
+            self._refuse(app_id, version, tables, create)
+            version = 0
+        if version > SCHEMA_VERSION:
+            why = f"schema version {version} is newer than this program ({SCHEMA_VERSION})"
+            raise StoreError("store", str(self.path), why)
+        if version == 0:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            version = SCHEMA_VERSION
+        for step in range(max(version, 1), SCHEMA_VERSION):
+            for statement in _MIGRATIONS[step]:
+                self._db.execute(statement)
+        for statement in _ADDED_SCHEMA.split(";"):  # tables that need no migration of rows
+            if statement.strip():
+                self._db.execute(statement)
+        self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _refuse(self, app_id: int, version: int, tables: set[str], create: bool) -> None:
+        """Raise unless the file is an empty SQLite file that may be made a store."""
+        if app_id != 0:
+            why = f"not an adherence store: SQLite application_id {app_id:#x}, ours {APPLICATION_ID:#x}"
+            raise StoreError("store", str(self.path), why)
+        if tables or version:
+            shown = ", ".join(sorted(tables)[:5]) or "none"
+            why = f"not an adherence store: an SQLite file of another program (tables: {shown})"
+            raise StoreError("store", str(self.path), why)
+        if not create:
+            raise StoreError("store", str(self.path), "not an adherence store: an empty file")
 
     # -- plumbing -------------------------------------------------------------------------
     @contextmanager
@@ -558,19 +639,31 @@ class Store(StoreReads):
         reason: str,
         payload: bytes | str | None = None,
         context: dict[str, Any] | None = None,
+        *,
+        ident: str | None = None,
     ) -> int:
-        """Keep a refused input with the reason why; return its id.
+        """Keep a refused input with the reason why; return its id (0 if already kept).
 
         ``source`` names where it came from (``"mqtt:topic"``, ``"ble:2A37"``, ``"file:path"``).
+        ``ident`` is the input's identity (e.g. a hash of source, payload and broker message
+        identity): a second record with the same ``ident`` is not stored, so an input
+        redelivered after a crash between commit and acknowledgement is kept once.
         """
         body = payload.encode() if isinstance(payload, str) else payload
         with self.transaction():
             cur = self._db.execute(
-                "INSERT INTO dead_letter (received_ns, source, reason, payload, context)"
-                " VALUES (?,?,?,?,?)",
-                (_now_ns(), source, reason, body, json.dumps(context or {}, default=repr)),
+                "INSERT OR IGNORE INTO dead_letter"
+                " (received_ns, source, reason, payload, context, ident) VALUES (?,?,?,?,?,?)",
+                (
+                    _now_ns(),
+                    source,
+                    reason,
+                    body,
+                    json.dumps(context or {}, default=repr),
+                    ident,
+                ),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.lastrowid or 0) if cur.rowcount else 0
 
     def dead_letters(self, source_prefix: str = "") -> list[DeadLetter]:
         """Dead-letter records whose source starts with ``source_prefix``, oldest first."""
@@ -580,6 +673,76 @@ class Store(StoreReads):
             (source_prefix.replace("%", r"\%") + "%",),
         )
         return [DeadLetter(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    # -- MQTT events ------------------------------------------------------------------------
+    def put_events(self, events: Iterable[DeviceEvent]) -> int:
+        """Store session/status events (joining an open transaction); return how many were new.
+
+        Times are UTC ns. An event already stored (same device, kind, t_ns, seq, session_id) is
+        skipped.
+        """
+        rows = [
+            (
+                e.site,
+                e.subject,
+                e.device,
+                e.kind,
+                int(e.t_ns),
+                int(e.seq),
+                e.session_id or "",
+                e.exercise,
+                json.dumps(e.detail, sort_keys=True),
+            )
+            for e in events
+        ]
+        if not rows:
+            return 0
+        with self.transaction():
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO mqtt_events (site, subject, device, kind, t_ns, seq,"
+                " session_id, exercise, detail) VALUES (?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            return int(self._db.total_changes - before)
+
+    def events(self, *, subject: str | None = None, kind: str | None = None) -> list[DeviceEvent]:
+        """Stored MQTT events in time order (then seq), optionally for one subject and/or kind.
+
+        ``kind`` is ``"session_start"``, ``"session_stop"`` or ``"status"``; times are UTC ns.
+        """
+        sql = (
+            "SELECT site, subject, device, kind, t_ns, seq, session_id, exercise, detail"
+            " FROM mqtt_events WHERE 1=1"
+        )
+        params: list[str] = []
+        if subject is not None:
+            sql += " AND subject=?"
+            params.append(subject)
+        if kind is not None:
+            sql += " AND kind=?"
+            params.append(kind)
+        return [
+            DeviceEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or None, r[7], json.loads(r[8]))
+            for r in self.execute(sql + " ORDER BY t_ns, seq, id", params)
+        ]
+
+    def count_frame_seqs(
+        self,
+        subject: str,
+        device: str,
+        stream: str,
+        seqs: tuple[int, int],
+        span_ns: tuple[int, int],
+    ) -> int:
+        """Distinct sequence numbers in [seqs[0], seqs[1]) stored for a stream whose frames
+        overlap the UTC ns span ``span_ns`` (how much of a hole another collector filled)."""
+        rows = self.execute(
+            "SELECT COUNT(DISTINCT seq) FROM frames WHERE subject=? AND device=? AND stream=?"
+            " AND seq>=? AND seq<? AND end_ns>=? AND start_ns<=?",
+            (subject, device, stream, seqs[0], seqs[1], span_ns[0], span_ns[1]),
+        )
+        return int(rows[0][0])
 
     # -- outbox ---------------------------------------------------------------------------
     def enqueue(self, sink: str, bodies: Iterable[str]) -> int:
@@ -737,6 +900,11 @@ class Store(StoreReads):
                 )
             )
         return out
+
+    def session_subject(self, session_id: str) -> str | None:
+        """The subject a stored session id belongs to, or None if no session has that id."""
+        rows = self.execute("SELECT subject FROM sessions WHERE session_id=?", (session_id,))
+        return str(rows[0][0]) if rows else None
 
     def put_daily_summary(
         self, subject: str, rows: Iterable[tuple[str, int, int, int, bool]]
@@ -1059,5 +1227,6 @@ _TABLES = {
     "scores",
     "dead_letter",
     "outbox",
+    "mqtt_events",
     "programme_events",
 }
