@@ -6,6 +6,10 @@ hive partitioning)::
     frames/subject=<id>/date=<YYYY-MM-DD>/part-<hash>.parquet   raw frames, one file per subject
                                                                 and local day
     sessions/subject=<id>/part-<hash>.parquet                   exercise sessions as registered
+    events/subject=<id>/part-<hash>.parquet                     the app's events: session start/
+                                                                stop (with pain), status, and
+                                                                programme events (education,
+                                                                CBT, coaching, pain, PEG)
 
 ``date`` is the local date (the subject's care-plan time zone, ``--plans``) of the frame's *first*
 sample, so every frame is in exactly one partition. The partition columns (``subject``,
@@ -57,6 +61,8 @@ from fsspec.implementations.local import LocalFileSystem
 from adherence.plan import local_midnight_ns
 from devices.errors import ConfigError, DataFileError
 from devices.frame import Frame, StreamKind
+from devices.mqtt_wire import DeviceEvent
+from devices.programme import split_programme_events
 from ingest.store import RepRecord, SessionRecord, SetRecord, Store
 
 __all__ = [
@@ -385,9 +391,57 @@ def archive_store(
             )
             files += 1
             sessions += len(stored)
+        files += _write_events(store, target, subject, source)
         if on_subject is not None:
             on_subject(subject)
     return ArchiveResult(len(wanted), files, frames, sessions)
+
+
+_EVENT_COLUMNS = ("site", "device", "kind", "t_ns", "seq", "session_id", "exercise", "detail")
+
+
+def _subject_events(store: Store, subject: str) -> list[DeviceEvent]:
+    """The subject's MQTT events and programme events, as :class:`DeviceEvent` s, in order."""
+    evs = list(store.events(subject=subject))
+    evs += [e.to_device_event() for e in store.programme_events(subject)]
+    return sorted(evs, key=lambda e: (e.t_ns, e.kind, e.device, e.seq, e.session_id or ""))
+
+
+def _write_events(store: Store, target: Target, subject: str, source: str) -> int:
+    """Write the subject's events file (returns 1), or nothing when it has none (0)."""
+    evs = _subject_events(store, subject)
+    if not evs:
+        return 0
+    cols: dict[str, list[Any]] = {c: [] for c in _EVENT_COLUMNS}
+    for e in evs:
+        for c in _EVENT_COLUMNS:
+            v = getattr(e, c)
+            cols[c].append(json.dumps(v, sort_keys=True) if c == "detail" else v)
+    table = pa.table(
+        {
+            c: pa.array(v, type=pa.int64() if c in ("t_ns", "seq") else pa.string())
+            for c, v in cols.items()
+        }
+    )
+    rel = posixpath.join("events", subject_dir(subject), part_name(subject, source))
+    target.write(rel, parquet_writer(table))
+    return 1
+
+
+def read_events(
+    url: str, subject: str, storage_options: Mapping[str, Any] | None = None
+) -> list[DeviceEvent]:
+    """A subject's archived events (MQTT and programme events) as :class:`DeviceEvent` s."""
+    target = Target(url, storage_options)
+    base = posixpath.join("events", subject_dir(subject))
+    out: list[DeviceEvent] = []
+    for name in target.ls(base):
+        if name.endswith(".parquet"):
+            with target.open(posixpath.join(base, name)) as f:
+                for r in pq.read_table(f).to_pylist():
+                    r["detail"] = json.loads(r["detail"])
+                    out.append(DeviceEvent(subject=subject, **r))
+    return out
 
 
 def archived_subjects(url: str, storage_options: Mapping[str, Any] | None = None) -> list[str]:
@@ -462,8 +516,8 @@ def load_subject(
     *,
     sessions: bool = True,
 ) -> tuple[int, int]:
-    """Load a subject's archived frames (and, with ``sessions``, its sessions) into ``store``;
-    return (new frames, sessions). Frames already stored (same identity) are skipped."""
+    """Load a subject's archived frames and events (and, with ``sessions``, its sessions) into
+    ``store``; return (new frames, sessions). Frames and events already stored are skipped."""
     new = 0
     batches = read_frames(url, subject, storage_options)
     more = True
@@ -473,6 +527,10 @@ def load_subject(
             for _, b in zip(range(16), batches, strict=False):
                 new += store.put_frames(b)
                 more = True
+    programme, events = split_programme_events(read_events(url, subject, storage_options))
+    with store.transaction():  # the app's events: an event stored by two gateways is kept once
+        store.put_events(events)
+        store.put_programme_events(programme)
     if not sessions:
         return new, 0
     stored = read_sessions(url, subject, storage_options)

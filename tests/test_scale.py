@@ -36,6 +36,8 @@ from adherence.reprocess import (
 from devices.frame import Frame, StreamKind
 from ingest.store import Store
 
+REPO = Path(__file__).resolve().parents[1]
+
 START = dt.date(2026, 11, 9)  # a Monday: of the plan days (Mon, Wed, Fri) only Monday is in range
 DAYS = 2
 TODAY = dt.date(2026, 11, 11)
@@ -361,3 +363,33 @@ def test_two_gateways_archive_side_by_side_and_load_once(
         for p in plans:
             load_subject(dst, str(tmp_path / "a"), p.subject)
         assert sorted(dst.frame_identities()) == sorted(_identity(f) for f in frames)
+
+
+def test_the_demo_reprocessed_from_its_archive_scores_like_the_demo(tmp_path: Path) -> None:
+    """The archive carries the app's events too (session events with pain, programme events),
+    so a subject reprocessed from it scores exactly as the source store did: composite, flags,
+    programme score and pain outcomes of every day (one subject, in process: the cluster paths
+    are the tests above)."""
+    from adherence.plan import load_plans
+    from adherence.reprocess import reprocess_subject
+
+    demo = tmp_path / "demo.sqlite"
+    assert main(["demo", "--store", str(demo), "--no-progress"]) == 0
+    plans = {p.subject: p for p in load_plans(REPO / "sample_data" / "care_plans.json")}
+    archive_url, out_url = str(tmp_path / "archive"), str(tmp_path / "out")
+    with Store(demo) as store:
+        archive_store(store, {s: p.tz for s, p in plans.items()}, archive_url)
+        want = store.scores("P002")
+    today = dt.date(2026, 11, 23)  # the demo's as-of day
+    reprocess_subject(archive_url, out_url, plans["P002"], today)
+    with Store(tmp_path / "check.sqlite") as check:
+        load_subject(check, archive_url, "P002")
+        assert len(check.programme_events("P002")) == 19
+        from adherence.reprocess import derive_and_score
+
+        derive_and_score(check, plans["P002"], today)
+        got = check.scores("P002")
+    assert [(d, c) for _, d, c, _ in got] == [(d, c) for _, d, c, _ in want]
+    assert got[-1][3]["pain"] == want[-1][3]["pain"]  # the pain outcomes survived the archive
+    assert got[-1][3]["programme_composite"] == want[-1][3]["programme_composite"]
+    assert [f["code"] for f in got[-1][3]["flags"]] == [f["code"] for f in want[-1][3]["flags"]]
