@@ -190,23 +190,20 @@ class TestZeroWithReason:
         assert res.count == 0 and res.start_s.size == 0
         assert res.reason == "no movement above the noise floor"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="known limitation (docs/reps.md): a large random drift of the orientation can "
-        "look periodic over a few seconds and count 3-8 repetitions a minute",
-    )
-    @pytest.mark.parametrize("seed", [0, 2, 3])
-    def test_orientation_random_walk(self, seed: int) -> None:
-        # A worn sensor whose orientation drifts (random walk of the rotation vector,
-        # 10 deg/sqrt(s)): gravity keeps its 1 g norm and turns; nothing repeats.
+    @pytest.mark.parametrize(("seed", "counted"), [(0, 4), (1, 8), (2, 5), (3, 6), (4, 0)])
+    def test_orientation_random_walk_is_a_known_weakness(self, seed: int, counted: int) -> None:
+        """A worn sensor whose orientation drifts (random walk of the rotation vector,
+        10 deg/sqrt(s)): gravity keeps its 1 g norm and turns; nothing repeats. The truth is 0,
+        but a large drift can look periodic over a few seconds (docs/reps.md, "Known
+        limitations"): the counts are pinned so that a change either way is seen, and they stay
+        within the documented 0-8 a minute."""
         fs = 50.0
         rng = np.random.default_rng(seed)
         rv = np.cumsum(rng.normal(0, np.radians(10.0) / np.sqrt(fs), (3000, 3)), axis=0)
         rot = Rotation.from_rotvec(rv)
         accel = rot.inv().apply([0.0, 0.0, 1.0]) + rng.normal(0, 0.005, (3000, 3))
         res = count_reps(accel, fs)
-        assert res.count == 0
-        assert res.reason.startswith("no repetitive movement")
+        assert res.count == counted <= 8
 
     def test_two_isolated_movements(self) -> None:
         accel, gyro, _ = tilt_signal(2)
