@@ -535,19 +535,7 @@ class Store(StoreReads):
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY start_ns, device, seq"
         for row in self.execute(sql, params):
-            subj, dev, strm, seq, fs, units, tb, vb, db, meta, n, k = row
-            yield Frame(
-                subject=subj,
-                device=dev,
-                stream=StreamKind(strm),
-                t_ns=np.frombuffer(tb, dtype="<i8"),
-                values=np.frombuffer(vb, dtype="<f8").reshape(n, k),
-                units=tuple(json.loads(units)),
-                fs_hz=fs,
-                seq=seq,
-                device_t_ns=None if db is None else np.frombuffer(db, dtype="<i8"),
-                meta=json.loads(meta),
-            )
+            yield _row_frame(row)
 
     def read_stream(
         self,
