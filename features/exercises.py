@@ -10,6 +10,7 @@ sensor: ``x`` anteroposterior (forward), ``y`` mediolateral (to the left), ``z``
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -64,7 +65,26 @@ class ExerciseProfile:
     accel_axis: str
 
 
-def _parse(ex_id: str, raw: dict[str, Any], where: str) -> ExerciseProfile:  # noqa: C901 (to split, issue 12)
+def _placements(
+    raw: Any, bad: Callable[[str, str], DataFileError]
+) -> dict[str, tuple[float, float]]:
+    """``placements`` of a library entry: placement -> range of motion (lo, hi), degrees."""
+    if not isinstance(raw, dict) or not raw:
+        raise bad("placements", "need a non-empty mapping placement -> {rom_deg}")
+    rom: dict[str, tuple[float, float]] = {}
+    for placement, spec in raw.items():
+        if placement not in PLACEMENTS:
+            raise bad("placements", f"{placement!r} not in {PLACEMENTS}")
+        r_lo, r_hi = (float(v) for v in spec["rom_deg"])
+        if not 0 < r_lo <= r_hi <= 180:
+            raise bad(
+                f"placements.{placement}.rom_deg", f"need 0 < lo <= hi <= 180, got {r_lo}, {r_hi}"
+            )
+        rom[placement] = (r_lo, r_hi)
+    return rom
+
+
+def _parse(ex_id: str, raw: dict[str, Any], where: str) -> ExerciseProfile:
     def bad(field: str, why: str) -> DataFileError:
         return DataFileError(where, f"exercise {ex_id!r}: {field}: {why}")
 
@@ -85,18 +105,7 @@ def _parse(ex_id: str, raw: dict[str, Any], where: str) -> ExerciseProfile:  # n
     for field, axis in (("rotation_axis", rotation_axis), ("accel_axis", accel_axis)):
         if axis not in AXES:
             raise bad(field, f"{axis!r} not in {AXES}")
-    if not isinstance(placements_raw, dict) or not placements_raw:
-        raise bad("placements", "need a non-empty mapping placement -> {rom_deg}")
-    rom: dict[str, tuple[float, float]] = {}
-    for placement, spec in placements_raw.items():
-        if placement not in PLACEMENTS:
-            raise bad("placements", f"{placement!r} not in {PLACEMENTS}")
-        r_lo, r_hi = (float(v) for v in spec["rom_deg"])
-        if not 0 < r_lo <= r_hi <= 180:
-            raise bad(
-                f"placements.{placement}.rom_deg", f"need 0 < lo <= hi <= 180, got {r_lo}, {r_hi}"
-            )
-        rom[placement] = (r_lo, r_hi)
+    rom = _placements(placements_raw, bad)
     return ExerciseProfile(
         id=ex_id,
         name=name,
