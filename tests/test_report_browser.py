@@ -167,3 +167,27 @@ def test_screenshot_shows_the_charts(report: Path, tmp_path: Path) -> None:
     # the charts sit below the cohort table, in the upper part of the page
     rows = np.flatnonzero((colour == 0x4A7FC1).any(axis=1))
     assert 300 < rows.min() < HEIGHT
+
+
+def test_demo_report_fills_the_page_with_pain_and_components(tmp_path: Path) -> None:
+    """Issue 16 item 7 / issue 17: the demo's report left the bottom 40% of a 1200 x 2000 window
+    blank; with the pain-against-baseline chart and the programme components beside the three
+    charts, content now reaches the last tenth of the window, and the pain line is drawn."""
+    from adherence.cli import main
+
+    store = tmp_path / "demo.sqlite"
+    assert main(["demo", "--store", str(store), "--no-progress"]) == 0
+    out = tmp_path / "report.html"
+    plans = Path(__file__).resolve().parents[1] / "sample_data" / "care_plans.json"
+    assert main(["report", "--store", str(store), "--plans", str(plans), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert html.count('data-chart="pain"') == 2 and html.count('data-table="components"') == 2
+    png = tmp_path / "shot.png"
+    res = chromium(tmp_path, out.as_uri(), f"--screenshot={png}", f"--window-size={WIDTH},{HEIGHT}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    rgb = decode_png(png.read_bytes())[:, :, :3].astype(np.int32)
+    background = rgb[-1, 0]
+    content = np.flatnonzero((np.abs(rgb - background).sum(axis=2) > 30).any(axis=1))
+    assert content.max() > 0.9 * HEIGHT
+    colour = rgb[:, :, 0] << 16 | rgb[:, :, 1] << 8 | rgb[:, :, 2]
+    assert np.count_nonzero(colour == 0x8E44AD) > 200  # the pain line and its dots
