@@ -295,7 +295,9 @@ def decode_imu_frame(parts: TopicParts, payload: bytes, host_t_ns: int) -> Frame
 
 
 # -- JSON payloads ----------------------------------------------------------------------------
-def _load_json(dev: str, payload: bytes) -> dict[str, Any]:
+def load_json_object(dev: str, payload: bytes) -> dict[str, Any]:
+    """Parse a JSON payload that must be an object (UTF-8); DecodeError with the reason and the
+    byte offset otherwise. Shared by every JSON stream's decoder."""
     try:
         obj = json.loads(payload.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -308,6 +310,12 @@ def _load_json(dev: str, payload: bytes) -> dict[str, Any]:
         raise DecodeError(dev, -1, f"invalid JSON number: {exc}") from exc
     if not isinstance(obj, dict):
         raise DecodeError(dev, 0, "JSON payload must be an object")
+    return obj
+
+
+def _load_json(dev: str, payload: bytes) -> dict[str, Any]:
+    """:func:`load_json_object` with its version checked."""
+    obj = load_json_object(dev, payload)
     version = obj.get("v")
     if isinstance(version, bool) or version != JSON_VERSION:
         raise DecodeError(dev, -1, f"'v' must be {JSON_VERSION}, got {_short(version)}")

@@ -52,7 +52,7 @@ from typing import Any
 
 from devices.errors import DecodeError
 from devices.frame import ID_PATTERN, MAX_T_NS, MIN_T_NS
-from devices.mqtt_wire import JSON_VERSION, DeviceEvent, TopicParts
+from devices.mqtt_wire import JSON_VERSION, DeviceEvent, TopicParts, load_json_object
 
 __all__ = [
     "PROGRAMME_STREAM",
@@ -320,17 +320,7 @@ def decode_programme(parts: TopicParts, obj: dict[str, Any]) -> tuple[ProgrammeE
 
 def decode_programme_payload(parts: TopicParts, payload: bytes) -> tuple[ProgrammeEvent, ...]:
     """Decode raw ``programme`` payload bytes (UTF-8 JSON); raise DecodeError with the reason."""
-    dev = parts.device
-    try:
-        obj = json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise DecodeError(dev, exc.start, "payload is not UTF-8 text") from exc
-    except json.JSONDecodeError as exc:
-        raise DecodeError(dev, exc.pos, f"invalid JSON: {exc.msg}") from exc
-    except RecursionError as exc:
-        raise DecodeError(dev, -1, "JSON nested too deeply") from exc
-    if not isinstance(obj, dict):
-        raise DecodeError(dev, 0, "JSON payload must be an object")
+    obj = load_json_object(parts.device, payload)
     return decode_programme(parts, obj)
 
 
