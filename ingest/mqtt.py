@@ -14,6 +14,14 @@ How nothing is lost and nothing is counted twice
   since dropped is never acknowledged on the new one (it could name a different message).
 * Bad payloads (undecodable, oversized, unknown topic) become dead-letter rows with the reason
   and are acknowledged; they never stop the collector and are never dropped silently.
+* Receipts (end-to-end acknowledgement): a broker PUBACK is not durability (Mosquitto 2.0 saves
+  its database only every ``autosave_interval`` changes, so a broker crash can lose messages it
+  acknowledged). After each commit the collector publishes, per device, a
+  :class:`~devices.mqtt_wire.Receipt` on ``<prefix>/<site>/<subject>/<device>/receipt`` (QoS 1)
+  naming the (stream, seq) of every message of the batch now in the store, new or duplicate,
+  and the SHA-256 of every payload stored as a dead letter. A device keeps each message until a
+  receipt names it and resends the rest (:mod:`ingest.mqtt_device`); the store ignores the
+  copies, so the result is 0 lost and 0 stored twice.
 * Order: frames may arrive out of order (shared subscriptions split one device's stream across
   collectors). The store returns frames in time order; :class:`SeqTracker` follows each
   stream's sequence numbers and records a gap when a number is still missing from the store
@@ -40,7 +48,17 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices.errors import DecodeError
 from devices.frame import Frame
-from devices.mqtt_wire import DeviceEvent, decode_payload, parse_topic
+from devices.mqtt_wire import (
+    RECEIPT_SEQ_STREAMS,
+    Decoded,
+    DeviceEvent,
+    decode_payload,
+    encode_receipt,
+    make_receipts,
+    parse_topic,
+    payload_digest,
+    receipt_topic,
+)
 from devices.programme import split_programme_events
 from ingest.errors import CollectorError
 from ingest.mqtt_diagnose import diagnose, speaks_tls
@@ -68,6 +86,8 @@ class CollectorStats:
     dead_letters: int = 0
     acked: int = 0
     stale_acks: int = 0
+    receipts: int = 0
+    receipts_refused: int = 0
     gaps: int = 0
     connects: int = 0
     backlog: int = 0
@@ -102,6 +122,7 @@ class _Item:
     mid: int
     reason: str | None = None
     kept: bytes = b""
+    receipt_key: tuple[str, int] | None = None  # (stream, seq) a receipt confirms it by
 
     @classmethod
     def dead(
@@ -289,9 +310,10 @@ class MqttCollector:
         self.stats.connected = True
         log.info("mqtt connected (session present: %s)", flags.session_present)
         # Always (re)subscribe: a broker restarted without its persistence forgot the session.
-        _, self._sub_mid = client.subscribe(
-            self.settings.subscription(), options=SubscribeOptions(qos=1)
-        )
+        # No Local: our own receipts are not sent back to us (MQTT 5.0, 3.8.3.1); it is a
+        # protocol error on a shared subscription, where other members' receipts are skipped.
+        opts = SubscribeOptions(qos=1, noLocal=self.settings.group is None)
+        _, self._sub_mid = client.subscribe(self.settings.subscription(), options=opts)
 
     def _on_subscribe(
         self,
@@ -342,6 +364,24 @@ class MqttCollector:
         if d.fatal:
             self._fatal = f"cannot connect: {d.why}"
 
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        """PUBACK of a receipt: count and log (once) receipts the broker's ACL refuses."""
+        if reason_code.is_failure:
+            self.stats.receipts_refused += 1
+            if self.stats.receipts_refused == 1:
+                log.warning(
+                    "the broker refused a receipt (%s): let the collector write"
+                    " <prefix>/+/+/+/receipt (deploy/mosquitto/acl) or run with --no-receipts",
+                    reason_code,
+                )
+
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         """Stamp and queue; when the queue is full, wait (paho stops reading the socket, so
         TCP flow control holds the broker back) until the consumer makes room."""
@@ -363,6 +403,7 @@ class MqttCollector:
         client.on_connect_fail = self._on_connect_fail
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         return client
 
     def run(self, stop: threading.Event) -> None:
@@ -446,7 +487,32 @@ class MqttCollector:
                 items[i], (a, b) = self._store_alone(item)
                 n_new, n_events = n_new + a, n_events + b
         self._count(items, n_new, n_events)
+        if self.settings.receipts:
+            self._send_receipts(client, items)
         self._ack(client, batch)
+
+    def _send_receipts(self, client: mqtt.Client, items: list[_Item]) -> None:
+        """Publish, per device, what of ``items`` is now in the store (after the commit).
+
+        Frames and events by (stream, seq), duplicates included (a device that resent a message
+        whose receipt was lost needs it confirmed again); dead letters by payload digest.
+        Messages without a device to answer (status, feedback, unparseable topics) get none.
+        """
+        committed: dict[str, list[tuple[str, int]]] = {}
+        dead: dict[str, list[str]] = {}
+        for it in items:
+            topic = receipt_topic(self.settings.prefix, it.context.get("topic", ""))
+            if topic is None:
+                continue
+            if it.reason is not None:
+                dead.setdefault(topic, []).append(payload_digest(it.payload))
+            elif it.receipt_key is not None:
+                committed.setdefault(topic, []).append(it.receipt_key)
+        now_ns = time.time_ns()
+        for topic in sorted(committed.keys() | dead.keys()):
+            for receipt in make_receipts(now_ns, committed.get(topic, ()), dead.get(topic, ())):
+                client.publish(topic, encode_receipt(receipt), qos=1)
+                self.stats.receipts += 1
 
     def _decode(self, msg: mqtt.MQTTMessage, rx_ns: int) -> _Item:
         """One message as what to store: its frames and events, or a dead letter."""
@@ -462,14 +528,16 @@ class MqttCollector:
             why = f"payload of {len(payload)} bytes exceeds the limit of {limit} bytes"
             return _Item.dead(source, why, payload, ctx, msg.mid, limit)
         try:
-            decoded = decode_payload(parse_topic(self.settings.prefix, topic), payload, rx_ns)
+            parts = parse_topic(self.settings.prefix, topic)
+            decoded = decode_payload(parts, payload, rx_ns)
         except DecodeError as exc:
             return _Item.dead(source, str(exc), payload, {**ctx, **exc.as_record()}, msg.mid)
         except Exception as exc:  # a decoder bug must not stop the service or lose input
             log.exception("decoder failed on %s", topic)
             why = f"decoder failed: {type(exc).__name__}: {exc}"
             return _Item.dead(source, why, payload, ctx, msg.mid)
-        return _Item(source, decoded.frames, decoded.events, payload, ctx, msg.mid)
+        key = _receipt_key(parts.stream, decoded)
+        return _Item(source, decoded.frames, decoded.events, payload, ctx, msg.mid, receipt_key=key)
 
     def _store_items(self, items: list[_Item]) -> tuple[int, int]:
         """Write items inside the caller's transaction; return (new frames, new events)."""
@@ -572,3 +640,15 @@ class MqttCollector:
     def status_text(self) -> str:
         """Whether the broker connection is up and how many frames were stored."""
         return f"connected={self.stats.connected} frames={self.stats.frames}"
+
+
+def _receipt_key(stream: str, decoded: Decoded) -> tuple[str, int] | None:
+    """(stream, seq) by which a receipt confirms a decoded message; None for status and the
+    outbound streams (feedback, receipts), which no device waits to have confirmed."""
+    if stream not in RECEIPT_SEQ_STREAMS:
+        return None
+    if decoded.frames:
+        return stream, decoded.frames[0].seq
+    if decoded.events:
+        return stream, decoded.events[0].seq
+    return None

@@ -67,6 +67,10 @@ class MqttSettings:
         How long a missing sequence number is waited for (s) before a gap is recorded.
     keepalive_s:
         MQTT keep-alive interval, s.
+    receipts:
+        Publish a receipt to each device after every commit
+        (``<prefix>/<site>/<subject>/<device>/receipt``, ``docs/mqtt.md``); the broker's ACL
+        must let the collector write them.
     """
 
     broker: str
@@ -86,6 +90,7 @@ class MqttSettings:
     queue_max: int = 2000
     reorder_timeout_s: float = 5.0
     keepalive_s: int = 30
+    receipts: bool = True
 
     def __post_init__(self) -> None:
         self._check_broker()
