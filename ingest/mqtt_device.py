@@ -176,7 +176,7 @@ class DeviceStats:
     published: int = 0
     receipts: int = 0
     bad_receipts: int = 0
-    reconnects: int = 0
+    connects: int = 0
 
 
 class DeviceClient:
@@ -224,7 +224,6 @@ class DeviceClient:
         self._lock = threading.Lock()
         self._receipt_topics: set[str] = set()
         self._reconnected = False
-        self._connects = 0
         self._pending: list[mqtt.MQTTMessageInfo] = []
         self.client = self._make_client(settings, client_id, max_inflight)
         self.client.connect_async(settings.host, settings.port, keepalive=30)
@@ -265,8 +264,8 @@ class DeviceClient:
             log.warning("device connection refused by the broker: %s", reason_code)
             return
         with self._lock:
-            self._connects += 1
-            self._reconnected = self._connects > 1
+            self.stats.connects += 1
+            self._reconnected = self.stats.connects > 1
             topics = sorted(self._receipt_topics)
         if topics:  # the session is new: subscribe again
             client.subscribe([(t, 1) for t in topics])
@@ -331,7 +330,6 @@ class DeviceClient:
             again, self._reconnected = self._reconnected, False
         now = time.monotonic()
         if again:
-            self.stats.reconnects += 1
             resend = self.buffer.everything(now)
         else:
             resend = self.buffer.due(now, self.resend_after_s)

@@ -186,6 +186,7 @@ def test_nothing_is_acknowledged_when_the_commit_fails(broker: Mosquitto, tmp_pa
         assert isinstance(first.error, CollectorError)
         assert "commit failed, nothing acknowledged" in str(first.error)
         assert first.collector.stats.acked == 0
+        assert first.collector.stats.receipts == 0  # receipts only after a commit
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -193,6 +194,7 @@ def test_nothing_is_acknowledged_when_the_commit_fails(broker: Mosquitto, tmp_pa
     store = Store(path)
     with running_collector(settings_for(broker), store) as again:  # same session
         assert wait_until(lambda: again.stats.frames == 5, 30), again.stats
+        assert again.stats.receipts >= 1
         pub.close()
     assert_stream_exactly(store, 5)
     store.close()
