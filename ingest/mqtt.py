@@ -580,7 +580,7 @@ class MqttCollector:
                 st.dead_letters += 1
                 log.warning("dead letter from %s: %s", it.source, it.reason)
             elif not it.frames and not it.events:
-                st.ignored += 1  # outbound feedback on the same prefix
+                st.ignored += 1  # outbound feedback or receipts on the same prefix
         now = time.monotonic()
         for f in frames:
             self._tracker.observe(

@@ -109,7 +109,10 @@ class Unconfirmed:
         digest = payload_digest(payload)
         seq = message_seq(stream, payload)
         key: Key = (base, stream, digest if seq is None else seq)
-        if key not in self._entries and len(self._entries) >= self.limit:
+        old = self._entries.pop(key, None)
+        if old is not None:  # the same message again, or a new payload under a reused seq
+            self._forget_digest(base, old.digest, key)
+        elif len(self._entries) >= self.limit:
             self.refused += 1
             return False
         self._entries[key] = _Entry(topic, payload, digest, now_s)
@@ -225,6 +228,7 @@ class DeviceClient:
         self._receipt_topics: set[str] = set()
         self._reconnected = False
         self._pending: list[mqtt.MQTTMessageInfo] = []
+        self._prune_at = 1024
         self.client = self._make_client(settings, client_id, max_inflight)
         self.client.connect_async(settings.host, settings.port, keepalive=30)
         self.client.loop_start()
@@ -282,7 +286,9 @@ class DeviceClient:
         """Publish with QoS 1 and keep the message until a receipt; False if refused (full).
 
         A refused message is not published (the buffer keeps the oldest); the refusal is
-        counted in ``buffer.refused`` and logged (the first, then every 1,000th).
+        counted in ``buffer.refused`` and logged (the first, then every 1,000th). While the
+        connection is down a kept message is not handed to paho (whose own queue has no bound):
+        it goes out with everything unconfirmed after the reconnect.
         """
         self.tick()
         stream = topic.rpartition("/")[2]
@@ -297,6 +303,9 @@ class DeviceClient:
                     )
                 return False
             self._watch_receipts(topic.rpartition("/")[0] + "/" + RECEIPT_STREAM)
+            if not self.connected.is_set():  # kept: sent after the reconnect (tick)
+                self.stats.published += 1
+                return True
         self._send(topic, payload, retain)
         self.stats.published += 1
         return True
@@ -304,8 +313,9 @@ class DeviceClient:
     def _send(self, topic: str, payload: bytes, retain: bool = False) -> None:
         info = self.client.publish(topic, payload, qos=1, retain=retain)
         self._pending.append(info)
-        if len(self._pending) > 4096:
+        if len(self._pending) >= self._prune_at:  # amortised: prune when it doubled
             self._pending = [i for i in self._pending if not i.is_published()]
+            self._prune_at = max(1024, 2 * len(self._pending))
 
     def _watch_receipts(self, topic: str) -> None:
         with self._lock:
@@ -352,6 +362,7 @@ class DeviceClient:
     def pending_pubacks(self) -> int:
         """Messages (including resends) the broker has not acknowledged (PUBACK) yet."""
         self._pending = [i for i in self._pending if not i.is_published()]
+        self._prune_at = max(1024, 2 * len(self._pending))
         return len(self._pending)
 
     def wait_confirmed(self, timeout_s: float) -> bool:

@@ -195,6 +195,16 @@ def test_buffer_confirms_by_range_and_by_dead_letter_digest() -> None:
     assert buf.confirmed == 7
 
 
+def test_a_reused_seq_with_a_new_payload_replaces_the_old_one_and_its_digest() -> None:
+    buf = Unconfirmed()
+    old, new = _frame(3), encode_json_samples(3, [(T0 + 99, 1.0)])  # a restarted device
+    buf.add(f"{BASE}/step_total", old, 0.0)
+    buf.add(f"{BASE}/step_total", new, 1.0)
+    assert len(buf) == 1
+    assert buf.confirm(BASE, Receipt(T0, (), (hashlib.sha256(old).hexdigest(),))) == 0
+    assert buf.confirm(BASE, Receipt(T0, (), (hashlib.sha256(new).hexdigest(),))) == 1
+
+
 def test_full_buffer_keeps_the_oldest_and_refuses_the_newest() -> None:
     buf = Unconfirmed(limit=3)
     assert [buf.add(f"{BASE}/step_total", _frame(s), 0.0) for s in range(5)] == [
