@@ -39,8 +39,9 @@ from tests.mqtt_helpers import T0_NS, Publisher  # noqa: E402
 from tests.services import Mosquitto, wait_until  # noqa: E402
 
 SETTINGS = {
-    "shipped (autosave_on_changes true, autosave_interval 10)": "",
-    "Mosquitto default (autosave every 1800 s)": "autosave_on_changes false\nautosave_interval 1800\n",
+    "shipped (autosave every 10 s)": "",
+    "autosave every 10 changes (shipped before receipts)": "autosave_on_changes true\n",
+    "Mosquitto default (autosave every 1800 s)": "autosave_interval 1800\n",
 }
 TOPIC = "adh/site1/P001/ped1/step_total"
 RESEND_AFTER_S = 10.0

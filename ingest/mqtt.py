@@ -14,12 +14,13 @@ How nothing is lost and nothing is counted twice
   since dropped is never acknowledged on the new one (it could name a different message).
 * Bad payloads (undecodable, oversized, unknown topic) become dead-letter rows with the reason
   and are acknowledged; they never stop the collector and are never dropped silently.
-* Receipts (end-to-end acknowledgement): a broker PUBACK is not durability (Mosquitto 2.0 saves
-  its database only every ``autosave_interval`` changes, so a broker crash can lose messages it
-  acknowledged). After each commit the collector publishes, per device, a
-  :class:`~devices.mqtt_wire.Receipt` on ``<prefix>/<site>/<subject>/<device>/receipt`` (QoS 1)
-  naming the (stream, seq) of every message of the batch now in the store, new or duplicate,
-  and the SHA-256 of every payload stored as a dead letter. A device keeps each message until a
+* Receipts (end-to-end acknowledgement): a broker PUBACK is not durability (Mosquitto 2.0 writes
+  its database only at autosave, so a broker crash loses what it acknowledged since the last
+  save). After its commits the collector publishes, per device, at most every
+  ``receipt_interval_s``, a :class:`~devices.mqtt_wire.Receipt` on
+  ``<prefix>/<site>/<subject>/<device>/receipt`` (QoS 1) naming the (stream, seq) of every
+  message committed since the last receipt, new or duplicate, and the SHA-256 of every payload
+  stored as a dead letter. A device keeps each message until a
   receipt names it and resends the rest (:mod:`ingest.mqtt_device`); the store ignores the
   copies, so the result is 0 lost and 0 stored twice.
 * Order: frames may arrive out of order (shared subscriptions split one device's stream across
@@ -52,6 +53,7 @@ from devices.mqtt_wire import (
     RECEIPT_SEQ_STREAMS,
     Decoded,
     DeviceEvent,
+    Receipt,
     decode_payload,
     encode_receipt,
     make_receipts,
@@ -285,6 +287,8 @@ class MqttCollector:
         self._ack_lock = threading.Lock()
         self._fatal: str | None = None
         self._tracker = SeqTracker(settings.reorder_timeout_s)
+        self._receipts = _ReceiptBook(settings.prefix)
+        self._next_receipts = 0.0  # monotonic s
         self._sub_mid: int | None = None
         self._connack = False  # a CONNACK came on the current connection attempt
         self._early_closes = 0  # connections closed before any CONNACK, in a row
@@ -404,6 +408,9 @@ class MqttCollector:
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        # Receipts are the collector's only publishes: let a whole round of them be in flight
+        # (paho's default of 20 would queue them behind the broker's PUBACKs).
+        client.max_inflight_messages_set(1000)
         return client
 
     def run(self, stop: threading.Event) -> None:
@@ -444,6 +451,9 @@ class MqttCollector:
             if batch:
                 self._commit(client, batch)
             now = time.monotonic()
+            if now >= self._next_receipts:
+                self._send_receipts(client)
+                self._next_receipts = now + self.settings.receipt_interval_s
             self._check_holes(now)
             self.stats.reorder_pending = self._tracker.pending()
             if now >= next_status:
@@ -454,6 +464,7 @@ class MqttCollector:
         self._closing.set()  # no more queueing, so the drain below ends even under a flood
         while batch := self._take(timeout_s=0.0):  # commit what already arrived
             self._commit(client, batch)
+        self._send_receipts(client)
 
     def _take(self, timeout_s: float) -> list[tuple[int, mqtt.MQTTMessage, int]]:
         try:
@@ -488,31 +499,14 @@ class MqttCollector:
                 n_new, n_events = n_new + a, n_events + b
         self._count(items, n_new, n_events)
         if self.settings.receipts:
-            self._send_receipts(client, items)
+            self._receipts.note(items)  # committed: may be receipted from now on
         self._ack(client, batch)
 
-    def _send_receipts(self, client: mqtt.Client, items: list[_Item]) -> None:
-        """Publish, per device, what of ``items`` is now in the store (after the commit).
-
-        Frames and events by (stream, seq), duplicates included (a device that resent a message
-        whose receipt was lost needs it confirmed again); dead letters by payload digest.
-        Messages without a device to answer (status, feedback, unparseable topics) get none.
-        """
-        committed: dict[str, list[tuple[str, int]]] = {}
-        dead: dict[str, list[str]] = {}
-        for it in items:
-            topic = receipt_topic(self.settings.prefix, it.context.get("topic", ""))
-            if topic is None:
-                continue
-            if it.reason is not None:
-                dead.setdefault(topic, []).append(payload_digest(it.payload))
-            elif it.receipt_key is not None:
-                committed.setdefault(topic, []).append(it.receipt_key)
-        now_ns = time.time_ns()
-        for topic in sorted(committed.keys() | dead.keys()):
-            for receipt in make_receipts(now_ns, committed.get(topic, ()), dead.get(topic, ())):
-                client.publish(topic, encode_receipt(receipt), qos=1)
-                self.stats.receipts += 1
+    def _send_receipts(self, client: mqtt.Client) -> None:
+        """Publish, per device, what was committed since the last receipts (``docs/mqtt.md``)."""
+        for topic, receipt in self._receipts.take(time.time_ns()):
+            client.publish(topic, encode_receipt(receipt), qos=1)
+            self.stats.receipts += 1
 
     def _decode(self, msg: mqtt.MQTTMessage, rx_ns: int) -> _Item:
         """One message as what to store: its frames and events, or a dead letter."""
@@ -652,3 +646,39 @@ def _receipt_key(stream: str, decoded: Decoded) -> tuple[str, int] | None:
     if decoded.events:
         return stream, decoded.events[0].seq
     return None
+
+
+class _ReceiptBook:
+    """What was committed since the last receipts, per device receipt topic.
+
+    Frames and events by (stream, seq), duplicates included (a device that resent a message
+    whose receipt was lost needs it confirmed again); dead letters by payload digest. Messages
+    without a device to answer (status, feedback, unparseable topics) get none. Filled only
+    after a commit, so a receipt never names what is not in the store.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._committed: dict[str, list[tuple[str, int]]] = {}
+        self._dead: dict[str, list[str]] = {}
+
+    def note(self, items: list[_Item]) -> None:
+        """Add the committed ``items``."""
+        for it in items:
+            topic = receipt_topic(self.prefix, it.context.get("topic", ""))
+            if topic is None:
+                continue
+            if it.reason is not None:
+                self._dead.setdefault(topic, []).append(payload_digest(it.payload))
+            elif it.receipt_key is not None:
+                self._committed.setdefault(topic, []).append(it.receipt_key)
+
+    def take(self, t_ns: int) -> list[tuple[str, Receipt]]:
+        """(topic, receipt) for everything noted, stamped ``t_ns`` (UTC ns); then empty."""
+        committed, dead = self._committed, self._dead
+        self._committed, self._dead = {}, {}
+        return [
+            (topic, r)
+            for topic in sorted(committed.keys() | dead.keys())
+            for r in make_receipts(t_ns, committed.get(topic, ()), dead.get(topic, ()))
+        ]

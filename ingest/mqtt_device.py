@@ -1,8 +1,8 @@
 """The device side of the end-to-end acknowledgement: keep every message until a receipt.
 
 A broker PUBACK only says the broker has the message in memory: Mosquitto 2.0 writes its
-database every ``autosave_interval`` changes, so a broker crash can lose messages it
-acknowledged. The collector therefore publishes a receipt to each device after its store commit
+database only at autosave (every ``autosave_interval``), so a broker crash loses what it
+acknowledged since the last save. The collector therefore publishes a receipt to each device after its store commit
 (``<prefix>/<site>/<subject>/<device>/receipt``, :class:`devices.mqtt_wire.Receipt`). A device
 (or a gateway, for all its devices) keeps each message it published in :class:`Unconfirmed`
 until a receipt names it, and publishes the rest again
@@ -229,6 +229,7 @@ class DeviceClient:
         self._reconnected = False
         self._pending: list[mqtt.MQTTMessageInfo] = []
         self._prune_at = 1024
+        self._next_scan_s = 0.0  # monotonic; the buffer is scanned for due resends once a second
         self.client = self._make_client(settings, client_id, max_inflight)
         self.client.connect_async(settings.host, settings.port, keepalive=30)
         self.client.loop_start()
@@ -341,8 +342,11 @@ class DeviceClient:
         now = time.monotonic()
         if again:
             resend = self.buffer.everything(now)
-        else:
+        elif now >= self._next_scan_s:  # a scan is O(buffer): not on every publish
+            self._next_scan_s = now + min(1.0, self.resend_after_s / 10)
             resend = self.buffer.due(now, self.resend_after_s)
+        else:
+            return
         for topic, payload in resend:
             self._send(topic, payload)
 

@@ -1,14 +1,15 @@
 """Issue 14 case 2: a broker crash loses no message and stores none twice.
 
-Mosquitto runs the shipped ``deploy/mosquitto/mosquitto.conf`` (``autosave_on_changes true``,
-``autosave_interval 10``) and is SIGKILLed three times, each time right after it acknowledged
-(PUBACK) a burst of messages queued for the collector's persistent session while the collector
-was away (the outage the queue is for). Mosquitto 2.0.11 has no synchronous persistence, so a
-kill may lose the last acknowledged changes not yet saved (measured: 5 of 6,600 with PUBACK
-alone, ``python benchmarks/broker_crash.py``). The device is the project's reference client
+Mosquitto runs the shipped ``deploy/mosquitto/mosquitto.conf`` (autosave every 10 s) and is
+SIGKILLed three times, each time right after it acknowledged (PUBACK) a burst of messages queued
+for the collector's persistent session while the collector was away (the outage the queue is
+for). Mosquitto 2.0.11 has no synchronous persistence, so a kill loses what it acknowledged
+since its last save (``python benchmarks/broker_crash.py`` prints how much with PUBACK alone: here even the
+collector's session, younger than the first save, is forgotten, and with it everything queued). The device is the project's reference client
 (:class:`ingest.mqtt_device.DeviceClient`): it keeps every message until the collector's
-receipt names it, and resends what is unconfirmed after each reconnect, so nothing is lost;
-the store ignores the copies, so nothing is stored twice.
+receipt names it, and resends what is unconfirmed after each reconnect and after a timeout
+(what the broker dropped for want of a subscriber comes back once the collector is there), so
+nothing is lost; the store ignores the copies, so nothing is stored twice.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def test_no_message_is_lost_or_stored_twice_when_the_broker_is_killed_3_times(
     settings = MqttSettings(broker=broker.url, client_id="collector-crash", session_expiry_s=3600)
     with running_collector(settings, store):
         pass  # the collector's persistent session now exists; the collector goes away
-    dev = DeviceClient(MqttSettings(broker=broker.url), "ped1", resend_after_s=600)
+    dev = DeviceClient(MqttSettings(broker=broker.url), "ped1", resend_after_s=5)
     assert wait_until(dev.connected.is_set, 30)
     per_burst = N // KILLS
     try:
@@ -64,8 +65,9 @@ def test_no_message_is_lost_or_stored_twice_when_the_broker_is_killed_3_times(
         with running_collector(settings, store) as c:
             assert dev.wait_confirmed(240), f"{len(dev.buffer)} of {N} never confirmed"
         assert dev.stats.receipts > 0 and dev.buffer.confirmed == N and len(dev.buffer) == 0
-        # after each reconnect the device resent everything still unconfirmed: 1, 2, 3 bursts
-        assert dev.buffer.resent == per_burst * (1 + 2 + 3)
+        # after each reconnect the device resent everything still unconfirmed (1, 2, 3 bursts),
+        # and more after timeouts
+        assert dev.buffer.resent >= per_burst * (1 + 2 + 3)
         assert dev.buffer.refused == 0 and dev.stats.bad_receipts == 0
     finally:
         dev.close(30)

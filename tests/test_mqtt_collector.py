@@ -408,3 +408,41 @@ class TestSettings:
         args: dict[str, object] = {"broker": "mqtt://h", **kw}
         with pytest.raises(ConfigError, match=match):
             MqttSettings(**args)  # type: ignore[arg-type]
+
+
+def test_receipts_name_exactly_what_was_committed(broker: Mosquitto, store: Store) -> None:
+    """Receipts cover every stored frame once or more (a duplicate is confirmed again), the
+    dead letter by its payload digest, and nothing else; the status message gets none."""
+    import hashlib
+    import json
+
+    from devices.mqtt_wire import decode_receipt
+
+    got: list[tuple[str, bytes]] = []
+    watcher = Publisher(broker.port, client_id="receipt-watcher")
+    watcher.client.on_message = lambda c, u, m: got.append((m.topic, bytes(m.payload)))
+    watcher.client.subscribe("adh/+/+/+/receipt", qos=1)
+    poison = b'{"v":1,"seq":1,"samples":[]}'
+    with running_collector(settings_for(broker, receipt_interval_s=0.5), store) as c:
+        pub = Publisher(broker.port)
+        for seq in [*range(40), 10]:  # seq 10 twice
+            pub.publish(TOPIC, frame_payload(seq))
+        pub.publish("adh/site1/P001/dev2/step_total", poison)
+        pub.publish("adh/site1/P001/dev1/status", encode_status("online", T0_NS))
+        pub.wait_all()
+        assert wait_until(lambda: c.stats.messages == 43, 30), c.stats
+        assert wait_until(lambda: len(got) == c.stats.receipts and c.stats.receipts >= 2, 30)
+        pub.close()
+    watcher.close()
+    seqs: list[int] = []
+    dead: dict[str, list[str]] = {}
+    for topic, payload in got:
+        r = decode_receipt(payload)
+        assert [s for s, _ in r.seqs] in ([], ["accel"])
+        seqs += [s for a, b in r.ranges("accel") for s in range(a, b + 1)]
+        dead.setdefault(topic, []).extend(r.dead)
+    assert sorted(set(seqs)) == list(range(40))
+    assert {t for t, _ in got} == {"adh/site1/P001/dev1/receipt", "adh/site1/P001/dev2/receipt"}
+    assert dead["adh/site1/P001/dev2/receipt"] == [hashlib.sha256(poison).hexdigest()]
+    assert dead["adh/site1/P001/dev1/receipt"] == []
+    assert json.loads(got[0][1])["v"] == 1

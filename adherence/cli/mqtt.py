@@ -88,6 +88,14 @@ def register(collect: SubParsers, simulate: SubParsers) -> None:
         help="publish no receipts to the devices (<prefix>/<site>/<subject>/<device>/receipt "
         "after each commit; the broker's ACL must let the collector write them)",
     )
+    c.add_argument(
+        "--receipt-interval",
+        type=_positive,
+        default=2.0,
+        metavar="S",
+        help="send each device a receipt at most every S s, naming what was committed since "
+        "its last one",
+    )
     c.add_argument("--quiet", action="store_true", help="no status line")
     c.set_defaults(func=cmd_collect)
 
@@ -176,6 +184,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         max_payload_bytes=args.max_payload,
         reorder_timeout_s=args.reorder_timeout,
         receipts=args.receipts,
+        receipt_interval_s=args.receipt_interval,
     )
     stop = threading.Event()
 
