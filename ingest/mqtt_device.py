@@ -18,10 +18,12 @@ sample time), so the result is 0 lost and 0 stored twice. Retained ``status`` me
 kept: they are state, re-sent by the broker itself, and a last will cannot be confirmed.
 
 The buffer is bounded (:data:`DEFAULT_LIMIT` messages): when it is full the oldest messages are
-kept and a new one is refused; the caller does not publish it, counts it and logs it. Other
-systems do the same with a message buffer (Telegraf's output buffer drops on overflow and
-counts the drops, https://docs.influxdata.com/telegraf/v1/configuration/#agent); we keep the
-oldest because they are the ones the receipts are furthest behind on.
+kept and a new one is refused; the caller does not publish it, counts it and logs it. Telegraf
+bounds its output buffer the same way but drops the oldest metrics
+(``metric_buffer_limit``, https://docs.influxdata.com/telegraf/v1/configuration/#agent); we
+refuse the newest instead, because the refusal is then known at the moment of publishing (the
+caller can stop, report or keep the data elsewhere), while dropping an old message would
+silently undo one already handed over.
 
 This is the pattern of application-level acknowledgement in at-least-once messaging (the
 end-to-end argument: Saltzer, Reed, Clark, "End-to-end arguments in system design", ACM TOCS
