@@ -190,7 +190,7 @@ class DeviceClient:
     Parameters
     ----------
     settings:
-        Broker and credentials (``client_id`` is replaced by ``client_id`` here).
+        Broker and credentials (its ``client_id`` is not used: each connection has its own).
     client_id:
         This connection's client id (a device's id, under the shipped ACL).
     status_topic:
@@ -272,7 +272,7 @@ class DeviceClient:
             return
         with self._lock:
             self.stats.connects += 1
-            self._reconnected = self.stats.connects > 1
+            self._reconnected = True  # send everything unconfirmed (kept while disconnected)
             topics = sorted(self._receipt_topics)
         if topics:  # the session is new: subscribe again
             client.subscribe([(t, 1) for t in topics])
