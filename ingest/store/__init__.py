@@ -323,9 +323,22 @@ class Store(StoreReads):
         File path; parent folders are created.
     timeout_s:
         How long a writer waits for another process's write lock, in seconds.
+    durable:
+        True (default): every commit is on disk before it returns (``PRAGMA synchronous=FULL``).
+        False: commits are not flushed to disk (``synchronous=OFF``), several times faster to
+        fill; only for a scratch store that is thrown away after use (cohort reprocessing's
+        per-subject store), since a crash of the machine can lose or corrupt it
+        (https://www.sqlite.org/pragma.html#pragma_synchronous).
     """
 
-    def __init__(self, path: str | Path, *, timeout_s: float = 30.0, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout_s: float = 30.0,
+        create: bool = True,
+        durable: bool = True,
+    ) -> None:
         self.path = Path(path)
         existed = self.path.exists()
         if not existed and not create:
@@ -338,7 +351,7 @@ class Store(StoreReads):
             self._db = sqlite3.connect(
                 str(self.path), timeout=timeout_s, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
             self._db.execute("PRAGMA foreign_keys=ON")
             with self._tx():
                 self._init_schema(create)
