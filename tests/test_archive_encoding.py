@@ -57,12 +57,12 @@ def _roundtrip(tmp_path: Path, frames: list[Frame]) -> tuple[list[Frame], pa.Tab
 
 
 def _same(a: Frame, b: Frame) -> bool:
+    da, db = a.device_t_ns, b.device_t_ns
     return (
         a.t_ns.tobytes() == b.t_ns.tobytes()
         and a.values.tobytes() == b.values.tobytes()
         and a.values.shape == b.values.shape
-        and (a.device_t_ns is None) == (b.device_t_ns is None)
-        and (a.device_t_ns is None or a.device_t_ns.tobytes() == b.device_t_ns.tobytes())
+        and (None if da is None else da.tobytes()) == (None if db is None else db.tobytes())
     )
 
 
