@@ -44,8 +44,8 @@ is read back is exactly what was stored):
 
 * Samples that are a sensor's 16-bit counts at one of :data:`COUNT_SCALES` (``value == count /
   scale`` for every value, in float64) are stored as ``counts`` with their ``scale``; column by
-  column, so each axis is a slowly changing series that zstd compresses (about 1.5 bytes per
-  value instead of 7.5 for float64 lists). Anything else stays float64 in ``values``.
+  column, so each axis is a slowly changing series that zstd compresses (about 1.6 bytes per
+  value on the synthetic cohort, 7.5 as float64 lists). Anything else stays float64.
 * Times equal to ``start_ns + round(i * 1e9 / fs_hz)`` (i = 0 .. n-1, as numpy rounds float64)
   are left out (``t_ns`` null) and rebuilt on reading; other times are stored.
 
