@@ -276,10 +276,10 @@ def report(
     hours = {name: wall / pw * full / 3600 for name, wall in paths}
     # A cached archive has no build time of its own to extrapolate from: leave it out.
     build_h = build_pw * full / 3600 if math.isfinite(build_pw) else 0.0
-    build = f"build {build_h:.1f} h; " if build_h else "build not timed (cached archive); "
+    build_text = f"build {build_h:.1f} h; " if build_h else "build not timed (cached archive); "
     print(
         f"  ESTIMATE (extrapolated from this run, not measured) for {full} patient-weeks: "
-        f"archive {archive_gb / pw * full:.0f} GB; {build}"
+        f"archive {archive_gb / pw * full:.0f} GB; {build_text}"
         + "; ".join(f"{name} {h:.1f} h" for name, h in hours.items())
         + f"; all paths in turn {build_h + sum(hours.values()):.1f} h"
     )
