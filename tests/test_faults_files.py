@@ -54,35 +54,26 @@ def _foreign_sqlite(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _read_command(command: str, store: Path, tmp_path: Path) -> list[str]:
+    """The argv of a command that reads ``store``: its outputs go under ``tmp_path``
+    (``x`` for the export, ``r.html`` for the report)."""
+    key = write_private(tmp_path / "key", "k" * 32)
+    outputs = {
+        "score": [],
+        "export": ["--out", str(tmp_path / "x"), "--key-file", str(key)],
+        "report": ["--out", str(tmp_path / "r.html")],
+    }[command]
+    plans = [] if command == "export" else ["--plans", str(PLANS)]
+    return [command, "--store", str(store), *plans, *outputs]
+
+
 @pytest.mark.parametrize("command", ["score", "export", "report"])
 def test_read_commands_refuse_a_foreign_sqlite_file_untouched(
     command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     foreign = tmp_path / "crm.sqlite"
     before = _foreign_sqlite(foreign)
-    key = write_private(tmp_path / "key", "k" * 32)
-    argv = {
-        "score": ["score", "--store", str(foreign), "--plans", str(PLANS)],
-        "export": [
-            "export",
-            "--store",
-            str(foreign),
-            "--out",
-            str(tmp_path / "x"),
-            "--key-file",
-            str(key),
-        ],
-        "report": [
-            "report",
-            "--store",
-            str(foreign),
-            "--plans",
-            str(PLANS),
-            "--out",
-            str(tmp_path / "r.html"),
-        ],
-    }[command]
-    assert main(argv) == 2
+    assert main(_read_command(command, foreign, tmp_path)) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert "not an adherence store: an SQLite file of another program (tables: customers)" in line
     assert foreign.read_bytes() == before  # not a byte written into it
@@ -94,29 +85,7 @@ def test_read_commands_refuse_a_missing_store_and_create_nothing(
     command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     typo = tmp_path / "no" / "such" / "typo.sqlite"
-    key = write_private(tmp_path / "key", "k" * 32)
-    argv = {
-        "score": ["score", "--store", str(typo), "--plans", str(PLANS)],
-        "export": [
-            "export",
-            "--store",
-            str(typo),
-            "--out",
-            str(tmp_path / "x"),
-            "--key-file",
-            str(key),
-        ],
-        "report": [
-            "report",
-            "--store",
-            str(typo),
-            "--plans",
-            str(PLANS),
-            "--out",
-            str(tmp_path / "r.html"),
-        ],
-    }[command]
-    assert main(argv) == 2
+    assert main(_read_command(command, typo, tmp_path)) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert str(typo) in line and ("missing" in line or "not found" in line)
     assert not (tmp_path / "no").exists()
