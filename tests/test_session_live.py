@@ -22,6 +22,7 @@ from ingest.session import LiveSession, Target
 from ingest.session_mqtt import SessionService, SessionServiceSettings
 from ingest.store import Store
 from tests.services import Mosquitto, wait_until
+from tests.support.running import running
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 BRIDGE = "ex-P001-2026-11-09-bridge"  # synthetic, truth 2 sets of 10
@@ -162,13 +163,9 @@ def service(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[tuple[SessionServi
         store,
         CarePlanPlanner(load_plans(SAMPLE / "care_plans.json"), ["coach"]),
     )
-    stop = threading.Event()
-    th = threading.Thread(target=svc.run, args=(stop,), daemon=True)
-    th.start()
-    assert svc.subscribed.wait(15)
-    yield svc, store
-    stop.set()
-    th.join(20)
+    with running(svc.run):
+        assert svc.subscribed.wait(15)
+        yield svc, store
     store.close()
 
 
