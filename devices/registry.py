@@ -113,7 +113,8 @@ class DecodeContext:
     """What every frame of one notification shares: who sent it and when it arrived.
 
     :class:`Decoder` builds one per call from the contract's keyword arguments, so a
-    decoding body only turns bytes into samples. ``host_t_ns`` is the host receive time (UTC ns).
+    decoding body only turns bytes into samples. ``host_t_ns`` is the host receive time
+    (UTC ns).
     """
 
     family: str
@@ -198,9 +199,9 @@ class Decoder:
     a body that turns bytes into frames.
 
     ``streams`` lists the stream kinds the body can produce (for gap bookkeeping and
-    listings); ``make_state`` makes the state it keeps between notifications (none by default). A call copies
-    the payload to ``bytes``, uses a fresh ``make_state()`` when given no state and defaults
-    ``align`` to :func:`anchor_to_host`.
+    listings); ``make_state`` makes the state it keeps between notifications (none by
+    default). A call copies the payload to ``bytes``, uses a fresh ``make_state()`` when given
+    no state and defaults ``align`` to :func:`anchor_to_host`.
     """
 
     family: str
