@@ -173,15 +173,19 @@ def test_malformed_notification_dead_lettered_and_drop_recorded(
     assert c.status.connections == 1
 
 
-def test_drift_of_50ppm_fast_device_estimated_within_1ms_per_min(
+def test_drift_of_a_fast_device_clock_is_estimated_end_to_end(
     bluezoo: BlueZoo, store: Store
 ) -> None:
-    """Polar PMD with ns device time, clock 50 ppm fast: |estimate - 50| <= 16.7 ppm.
+    """Polar PMD with ns device time, clock 1000 ppm fast: the collector's estimate within 300.
 
-    40 s of notifications (26 per second). The error is the change of the minimum D-Bus delivery
-    delay over the run divided by its length: on an idle machine runs of 30 s gave 46-58 ppm,
-    one run beside a concurrent BLE suite 68 ppm, hence 40 s. A collector without drift
-    estimation reports None and fails.
+    40 s of notifications (26 per second) through bleak and the BlueZ stand-in. The end-to-end
+    error is the change of the minimum D-Bus delivery delay over the run divided by its length,
+    which depends on how busy the machine is (idle runs at 50 ppm: 46-58 ppm; one beside a
+    concurrent suite: 68 ppm); 300 ppm over 40 s allows a 12 ms change, so this checks the
+    wiring (device times reach the estimator, the estimate reaches the status) on any machine.
+    The estimator's precision (50 ppm within 16.7 ppm, i.e. 1 ms per minute, with random
+    delivery delays) is checked exactly in ``tests/test_clock.py``. 1000 ppm is a cheap RC
+    oscillator; a collector without drift estimation reports None or 0 and fails.
     """
 
     async def script(sim: BlePeripheralSim, c: BleCollector) -> None:
@@ -192,14 +196,14 @@ def test_drift_of_50ppm_fast_device_estimated_within_1ms_per_min(
         run_session(
             bluezoo,
             store,
-            SimSettings(profile="polar_pmd", clock_ppm=50.0, samples_per_notification=2),
+            SimSettings(profile="polar_pmd", clock_ppm=1000.0, samples_per_notification=2),
             "Polar Sense SIM01",
             script,
         )
     )
     assert c.status.profiles == ("polar_pmd",)
     assert c.status.drift_ppm is not None
-    assert abs(c.status.drift_ppm - 50.0) <= 16.7, c.status.drift_ppm
+    assert abs(c.status.drift_ppm - 1000.0) <= 300.0, c.status.drift_ppm
     frames = list(store.frames(subject="P001", stream="accel"))
     assert frames and all(f.device_t_ns is not None for f in frames)
     assert frames[0].meta["decoder"] == "polar_pmd"
