@@ -8,6 +8,12 @@ session days a home-exercise session from :func:`features.synthetic.synth_sessio
 and gyroscope, known repetitions) is recorded at 18:00 on a second device and registered as a
 ``recorded`` session, as ``adherence demo`` does for exercise recordings.
 
+Samples are a 16-bit sensor's counts, as real devices send them: the accelerometer at
+:data:`ACCEL_COUNTS_PER_G` (the +-8 g range), the gyroscope at :data:`GYRO_COUNTS_PER_DPS` (the
++-2000 deg/s range), both of the Bosch BMI160 (datasheet BST-BMI160-DS000, tables 3 and 4); the
+values stored are ``count / scale`` in float64, so the raw archive keeps them as 16-bit counts
+(:mod:`adherence.archive`).
+
 Everything comes from ``numpy.random.default_rng(seed)``: the same arguments give the same store.
 """
 
@@ -26,13 +32,32 @@ from devices.frame import Frame, StreamKind
 from features.synthetic import synth_session
 from ingest.store import SessionRecord, Store
 
-__all__ = ["FS_HZ", "cohort_plans", "fill_subject"]
+__all__ = [
+    "ACCEL_COUNTS_PER_G",
+    "FS_HZ",
+    "GYRO_COUNTS_PER_DPS",
+    "cohort_plans",
+    "fill_subject",
+    "quantise",
+]
 
 FS_HZ = 50.0
 """Sample rate of the synthetic wear and exercise data, Hz."""
 FRAME_S = 60
 """Seconds of samples per stored frame."""
 NS_PER_S = 1_000_000_000
+ACCEL_COUNTS_PER_G = 4096.0
+"""Accelerometer resolution, counts per g (16 bits over +-8 g)."""
+GYRO_COUNTS_PER_DPS = 16.4
+"""Gyroscope resolution, counts per deg/s (16 bits over +-2000 deg/s)."""
+
+
+def quantise(x: npt.NDArray[np.float64], counts_per_unit: float) -> npt.NDArray[np.float64]:
+    """``x`` as a 16-bit sensor reports it: rounded to whole counts (``counts_per_unit`` per
+    unit), clipped to the int16 range, returned as ``count / counts_per_unit`` (same unit)."""
+    counts = np.clip(np.rint(x * counts_per_unit), -32768, 32767)
+    out: npt.NDArray[np.float64] = counts / counts_per_unit
+    return out
 
 
 def cohort_plans(
@@ -132,8 +157,10 @@ def _session(store: Store, plan: CarePlan, day: dt.date, seed: int) -> None:
     rec = synth_session("bridge", [8, 8], rest_s=30.0, lead_in_s=5.0, fs_hz=FS_HZ, seed=seed)
     device = f"{plan.subject}-imu"
     t0 = local_midnight_ns(day, plan.tz) + 18 * 3600 * NS_PER_S
-    store.put_frames(_frames(plan.subject, device, StreamKind.ACCEL, t0, rec.accel_g))
-    store.put_frames(_frames(plan.subject, device, StreamKind.GYRO, t0, rec.gyro_dps))
+    acc = quantise(rec.accel_g, ACCEL_COUNTS_PER_G)
+    gyr = quantise(rec.gyro_dps, GYRO_COUNTS_PER_DPS)
+    store.put_frames(_frames(plan.subject, device, StreamKind.ACCEL, t0, acc))
+    store.put_frames(_frames(plan.subject, device, StreamKind.GYRO, t0, gyr))
     store.put_session(
         SessionRecord(
             session_id=f"{plan.subject}-{day.isoformat()}-bridge",
@@ -164,6 +191,7 @@ def fill_subject(store: Store, plan: CarePlan, *, wear_h: float, seed: int) -> i
             a = _hour(rng)
             if h == hours - 1 and wear_h < hours:
                 a = a[: int((wear_h - h) * 3600 * FS_HZ)]
+            a = quantise(a, ACCEL_COUNTS_PER_G)
             with store.transaction():
                 store.put_frames(
                     _frames(plan.subject, device, StreamKind.ACCEL, t0 + h * 3600 * NS_PER_S, a)

@@ -246,7 +246,7 @@ def reprocess_subject(
     subject = plan.subject
     with (
         tempfile.TemporaryDirectory(prefix="adherence-reprocess-") as tmp,
-        Store(Path(tmp) / "subject.sqlite") as store,
+        Store(Path(tmp) / "subject.sqlite", durable=False) as store,  # scratch: thrown away
     ):
         frames, _ = load_subject(store, archive_url, subject, storage_options, sessions=False)
         _restore_sessions(store, read_sessions(archive_url, subject, storage_options))

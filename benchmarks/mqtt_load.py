@@ -7,6 +7,7 @@ sustained rates. Target: >= 50,000 samples/s per collector process.
 
     python benchmarks/mqtt_load.py                      # 200 devices at 50 Hz, as fast as possible
     python benchmarks/mqtt_load.py --speed 1            # real time (10,000 samples/s offered)
+    python benchmarks/mqtt_load.py --no-receipts        # broker PUBACK only, for comparison
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0, help="seconds of data per device")
     ap.add_argument("--speed", type=float, default=0.0, help="x real time, 0 = as fast as possible")
     ap.add_argument("--connections", type=int, default=4, help="publisher connections")
+    ap.add_argument(
+        "--no-receipts", dest="receipts", action="store_false", help="collector sends no receipts"
+    )
     args = ap.parse_args()
 
     n_frames = max(1, round(args.seconds * args.rate / args.frame_samples))
@@ -53,7 +57,8 @@ def main() -> int:
         broker.start()
         store = Store(Path(tmp) / "store.sqlite")
         collector = MqttCollector(
-            MqttSettings(broker=broker.url, client_id="load-collector"), store
+            MqttSettings(broker=broker.url, client_id="load-collector", receipts=args.receipts),
+            store,
         )
         stop = threading.Event()
         worker = threading.Thread(target=collector.run, args=(stop,), daemon=True)
@@ -78,6 +83,7 @@ def main() -> int:
                 str(args.speed),
                 "--connections",
                 str(args.connections),
+                *([] if args.receipts else ["--no-receipts"]),
             ),
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},

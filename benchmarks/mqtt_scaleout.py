@@ -10,7 +10,10 @@ dead member's session at once and hands its unacknowledged messages to the other
 5.0 section 4.8.2); with a longer expiry the broker keeps queuing the dead member's share until
 the session expires, and discards that queue then unless the member came back. Once the simulator has finished and the stores stop growing,
 it prints each collector's share (frames stored), the frames lost (expected minus distinct
-frames in the union of the stores) and the frames stored twice (in more than one store).
+frames in the union of the stores) and the frames stored twice (in more than one store). The
+devices resend what no collector receipted (``docs/mqtt.md``, "Receipts"), so frames the killed
+member stored but had not yet receipted are stored again by a survivor: at least once across
+stores (the archive stores each frame identity once), never more than the devices resent.
 
 Run: ``python benchmarks/mqtt_scaleout.py [--devices 200] [--seconds 40] [--speed 2]``.
 """
@@ -18,6 +21,7 @@ Run: ``python benchmarks/mqtt_scaleout.py [--devices 200] [--seconds 40] [--spee
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -133,7 +137,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> int:
-    """Run and print the figures; exit 1 unless 0 lost and 0 stored twice."""
+    """Run and print the figures; exit 1 unless 0 lost and no more stored twice than resent."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devices", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=40.0, help="seconds of data per device")
@@ -161,8 +165,15 @@ def main() -> int:
     print(f"  frames stored per collector before the kill: {r['before_kill']}")
     for i, n in enumerate(shares):
         print(f"  c{i}: {n:6d} frames ({n / max(total, 1):.1%})")
-    print(f"  expected {r['expected']} frames; lost {r['lost']}; stored twice {r['duplicates']}")
-    ok = r["lost"] == 0 and r["duplicates"] == 0 and all(n > 0 for n in shares)
+    m = re.search(r"(\d+) resent", str(r["sim"]))
+    resent = int(m.group(1)) if m else 0
+    print(
+        f"  expected {r['expected']} frames; lost {r['lost']}; stored twice {r['duplicates']}"
+        f" (in two members' stores; the devices resent {resent} unreceipted messages)"
+    )
+    dup = r["duplicates"]
+    assert isinstance(dup, int)
+    ok = r["lost"] == 0 and dup <= resent and all(n > 0 for n in shares)
     print("  PASS" if ok else "  MISS")
     return 0 if ok else 1
 

@@ -5,7 +5,8 @@ Layout and worked examples are in ``docs/mqtt.md``; this module is the reference
 Topic: ``<prefix>/<site>/<subject>/<device>/<stream>`` where ``<prefix>`` may have several levels
 and ``<stream>`` is one of :data:`BINARY_STREAMS` (binary IMU frames), :data:`JSON_STREAMS`
 (batched JSON samples), ``session`` (session start/stop events) or ``status`` (retained
-online/offline status, also the last will).
+online/offline status, also the last will). Outbound (to the device or app): ``feedback`` (the
+live-session service) and ``receipt`` (the collector: what it has committed, :class:`Receipt`).
 
 Binary IMU frame, little-endian, 28-byte header then samples (sample-major, x y z per sample):
 
@@ -30,9 +31,11 @@ Sample ``i`` is at ``t0 + round(i * 1e9 / fs_hz)`` ns.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +77,8 @@ PROGRAMME_STREAM = "programme"
 """Programme events from the patient's app (education, CBT, mindfulness, coaching, pain, PEG):
 decoded by :mod:`devices.programme`."""
 """Published by the live-session service to the app; the collector acknowledges and skips it."""
+RECEIPT_STREAM = "receipt"
+"""Published by the collector to the device after its store commit (:class:`Receipt`)."""
 SESSION_EVENTS = frozenset({"start", "stop"})
 STATUS_STATES = frozenset({"online", "offline"})
 MAX_JSON_SAMPLES = 10_000
@@ -158,7 +163,7 @@ def parse_topic(prefix: str, topic: str) -> TopicParts:
         if not ID_PATTERN.match(value):
             raise DecodeError("topic", -1, f"{name} {value!r} is not a valid id")
     known = BINARY_STREAMS | JSON_STREAMS | {SESSION_STREAM, STATUS_STREAM, FEEDBACK_STREAM}
-    known |= {PROGRAMME_STREAM}
+    known |= {PROGRAMME_STREAM, RECEIPT_STREAM}
     if stream not in known:
         raise DecodeError("topic", -1, f"unknown stream {stream!r}; known: {sorted(known)}")
     return TopicParts(prefix.rstrip("/"), site, subject, device, stream)
@@ -476,8 +481,8 @@ def decode_payload(parts: TopicParts, payload: bytes, host_t_ns: int) -> Decoded
     """
     if parts.stream in BINARY_STREAMS:
         return Decoded(frames=(decode_imu_frame(parts, payload, host_t_ns),))
-    if parts.stream == FEEDBACK_STREAM:
-        return Decoded()  # outbound (server to app): nothing to store
+    if parts.stream in (FEEDBACK_STREAM, RECEIPT_STREAM):
+        return Decoded()  # outbound (server to app or device): nothing to store
     obj = _load_json(parts.device, payload)
     if parts.stream in JSON_STREAMS:
         decoded = Decoded(frames=(_decode_samples(parts, obj, host_t_ns),))
@@ -564,3 +569,200 @@ def encode_status(state: str, t_ns: int) -> bytes:
     return json.dumps(
         {"v": JSON_VERSION, "state": state, "t_ns": int(t_ns)}, separators=(",", ":")
     ).encode()
+
+
+# -- receipts (collector to device: end-to-end acknowledgement) -------------------------------
+RECEIPT_SEQ_STREAMS = BINARY_STREAMS | JSON_STREAMS | {SESSION_STREAM, PROGRAMME_STREAM}
+"""Streams whose messages a receipt confirms by sequence number: every device message but
+``status`` (retained state, re-sent by the broker itself, and a last will nobody can confirm)."""
+MAX_RECEIPT_RANGES = 10_000
+"""Most seq ranges in one receipt (over all streams); more are split over several receipts."""
+MAX_RECEIPT_DEAD = 1_000
+"""Most dead-letter digests in one receipt (64 hex characters each)."""
+MAX_RECEIPT_SEQ = 2**63 - 1
+"""Largest sequence number a receipt can name (programme payloads allow int64)."""
+_HEX = frozenset("0123456789abcdef")
+
+SeqRanges = tuple[tuple[int, int], ...]
+"""Inclusive ranges ``(first, last)`` of sequence numbers, ascending, merged (never touching)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the collector committed to its store of one device's messages (topic
+    ``<prefix>/<site>/<subject>/<device>/receipt``), published after the commit.
+
+    Attributes
+    ----------
+    t_ns:
+        When the batch was committed, UTC ns (collector clock).
+    seqs:
+        ``((stream, ranges), ...)`` sorted by stream: the sequence numbers of the messages of
+        that stream committed in the batch, new or already stored (a resend is confirmed
+        again), as :data:`SeqRanges`.
+    dead:
+        SHA-256 (hex) of each payload of this device stored as a dead letter, so that a device
+        stops resending a message the collector will never accept.
+    """
+
+    t_ns: int
+    seqs: tuple[tuple[str, SeqRanges], ...] = ()
+    dead: tuple[str, ...] = ()
+
+    def ranges(self, stream: str) -> SeqRanges:
+        """The committed seq ranges of ``stream`` (empty if none)."""
+        return next((r for s, r in self.seqs if s == stream), ())
+
+
+def payload_digest(payload: bytes) -> str:
+    """SHA-256 of a payload, 64 lowercase hex digits: how a receipt names a dead letter."""
+    return hashlib.sha256(payload).hexdigest()
+
+
+def seq_ranges(seqs: Iterable[int]) -> SeqRanges:
+    """Sequence numbers as sorted, merged inclusive ranges: ``[3, 1, 2, 7] -> ((1, 3), (7, 7))``."""
+    out: list[list[int]] = []
+    for s in sorted(set(seqs)):
+        if out and s == out[-1][1] + 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    return tuple((a, b) for a, b in out)
+
+
+def make_receipts(
+    t_ns: int, committed: Iterable[tuple[str, int]], dead: Iterable[str] = ()
+) -> list[Receipt]:
+    """Receipts for one device: ``committed`` (stream, seq) pairs and ``dead`` payload digests.
+
+    Split into several receipts when there are more than :data:`MAX_RECEIPT_RANGES` ranges or
+    :data:`MAX_RECEIPT_DEAD` digests; empty when there is nothing to confirm. ``t_ns`` in UTC ns.
+    """
+    by_stream: dict[str, list[int]] = {}
+    for stream, seq in committed:
+        by_stream.setdefault(stream, []).append(seq)
+    flat = [(s, r) for s in sorted(by_stream) for r in seq_ranges(by_stream[s])]
+    digests = sorted(set(dead))
+    out = []
+    while flat or digests:
+        part, flat = flat[:MAX_RECEIPT_RANGES], flat[MAX_RECEIPT_RANGES:]
+        grouped: dict[str, list[tuple[int, int]]] = {}
+        for stream, rng in part:
+            grouped.setdefault(stream, []).append(rng)
+        seqs = tuple((s, tuple(r)) for s, r in grouped.items())
+        out.append(Receipt(int(t_ns), seqs, tuple(digests[:MAX_RECEIPT_DEAD])))
+        digests = digests[MAX_RECEIPT_DEAD:]
+    return out
+
+
+def encode_receipt(receipt: Receipt) -> bytes:
+    """Encode a receipt as JSON (``docs/mqtt.md``)."""
+    doc = {
+        "v": JSON_VERSION,
+        "t_ns": int(receipt.t_ns),
+        "seqs": {s: [[a, b] for a, b in r] for s, r in receipt.seqs},
+        "dead": list(receipt.dead),
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _receipt_ranges(dev: str, stream: str, value: Any) -> SeqRanges:
+    """One stream's ``[[first, last], ...]``: integers, ascending, merged (DecodeError if not)."""
+    where = f"seqs.{stream}"
+    if not isinstance(value, list) or not value:
+        raise DecodeError(dev, -1, f"'{where}' must be a non-empty list of [first, last]")
+    out: list[tuple[int, int]] = []
+    for i, r in enumerate(value):
+        ok = isinstance(r, list) and len(r) == 2
+        ok = ok and all(not isinstance(x, bool) and isinstance(x, int) for x in r)
+        if not ok or not 0 <= r[0] <= r[1] <= MAX_RECEIPT_SEQ:
+            why = f"'{where}[{i}]' must be [first, last] with 0 <= first <= last <= 2**63-1"
+            raise DecodeError(dev, -1, f"{why}, got {_short(r)}")
+        if out and r[0] <= out[-1][1] + 1:
+            raise DecodeError(dev, -1, f"'{where}[{i}]' must start after {out[-1][1] + 1}")
+        out.append((r[0], r[1]))
+    return tuple(out)
+
+
+def _receipt_dead(dev: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > MAX_RECEIPT_DEAD:
+        raise DecodeError(dev, -1, f"'dead' must be a list of at most {MAX_RECEIPT_DEAD} digests")
+    for i, d in enumerate(value):
+        if not (isinstance(d, str) and len(d) == 64 and set(d) <= _HEX):
+            raise DecodeError(dev, -1, f"'dead[{i}]' must be 64 lowercase hex, got {_short(d)}")
+    if len(set(value)) != len(value):
+        raise DecodeError(dev, -1, "'dead' lists a digest twice")
+    return tuple(value)
+
+
+def decode_receipt(payload: bytes, device: str = "receipt") -> Receipt:
+    """Decode a receipt strictly; raise DecodeError (naming ``device`` and the field) otherwise.
+
+    Refused: another version, unknown keys, a stream that is not receipted by seq, ranges out
+    of order, overlapping or touching, more than :data:`MAX_RECEIPT_RANGES` ranges, a receipt
+    that confirms nothing. Times are UTC ns within 2000-2100.
+    """
+    obj = _load_json(device, payload)
+    extra = sorted(set(obj) - {"v", "t_ns", "seqs", "dead"})
+    if extra:
+        raise DecodeError(device, -1, f"unknown field {extra[0]!r}")
+    t = obj.get("t_ns")
+    if isinstance(t, bool) or not isinstance(t, int) or not (9.46e17 <= t <= 4.1e18):
+        raise DecodeError(device, -1, f"'t_ns' must be UTC ns in 2000-2100, got {_short(t)}")
+    seqs_obj = obj.get("seqs")
+    if not isinstance(seqs_obj, dict):
+        raise DecodeError(device, -1, "'seqs' must be an object {stream: [[first, last], ...]}")
+    for stream in seqs_obj:
+        if stream not in RECEIPT_SEQ_STREAMS:
+            raise DecodeError(device, -1, f"'seqs' names {_short(stream)}, not a receipted stream")
+    seqs = tuple((s, _receipt_ranges(device, s, seqs_obj[s])) for s in sorted(seqs_obj))
+    if sum(len(r) for _, r in seqs) > MAX_RECEIPT_RANGES:
+        raise DecodeError(device, -1, f"more than {MAX_RECEIPT_RANGES} ranges")
+    dead = _receipt_dead(device, obj.get("dead"))
+    if not seqs and not dead:
+        raise DecodeError(device, -1, "a receipt must confirm something ('seqs' or 'dead')")
+    problem = schemas.first_error("mqtt-receipt-1", obj)
+    if problem is not None:
+        raise DecodeError(device, -1, f"does not match schema mqtt-receipt-1: {problem}")
+    return Receipt(t, seqs, dead)
+
+
+def message_seq(stream: str, payload: bytes) -> int | None:
+    """The sequence number a receipt will confirm ``payload`` (published on ``stream``) by.
+
+    For the device side: the seq at bytes 8-11 of a binary frame, or the JSON ``seq`` of a
+    sample, session or programme payload; ``None`` for ``status`` and for a payload whose seq
+    cannot be read (only a dead-letter digest will confirm that one).
+    """
+    if stream not in RECEIPT_SEQ_STREAMS:
+        return None
+    if stream in BINARY_STREAMS:
+        if len(payload) < 12 or payload[:2] != MAGIC:
+            return None
+        return int.from_bytes(payload[8:12], "little")
+    try:
+        obj = load_json_object(stream, payload)
+    except DecodeError:
+        return None
+    seq = obj.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_RECEIPT_SEQ:
+        return None
+    return seq
+
+
+def receipt_topic(prefix: str, topic: str) -> str | None:
+    """The receipt topic of the device that published on ``topic``, or None when there is none.
+
+    ``<prefix>/<site>/<subject>/<device>/<stream>`` gives ``<prefix>/<site>/<subject>/<device>/
+    receipt`` if the three ids are valid, whatever the stream (a message on an unknown stream is
+    dead-lettered and receipted too); None for ``status``, ``feedback`` and ``receipt``.
+    """
+    head = prefix.rstrip("/") + "/"
+    if not topic.startswith(head):
+        return None
+    levels = topic[len(head) :].split("/")
+    if len(levels) != 4 or not all(ID_PATTERN.match(x) for x in levels[:3]):
+        return None
+    if levels[3] in (STATUS_STREAM, FEEDBACK_STREAM, RECEIPT_STREAM):
+        return None
+    return head + "/".join(levels[:3]) + "/" + RECEIPT_STREAM

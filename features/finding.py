@@ -20,7 +20,10 @@ segmentation of the windows into exercise and non-exercise periods. Departures:
    repetition-lag peak reaches :data:`REGION_MIN_R`, it moves (:data:`REGION_MIN_STD_G`) and
    the repetition lag beats the step lag. The middle halves of periodic windows, and the
    repetitions the exercise-agnostic counter :func:`features.reps.count_reps` finds in the
-   whole stream, padded by :data:`REGION_PAD_S` and merged, are the candidate periods.
+   whole stream, padded by :data:`REGION_PAD_S` and merged, are the candidate periods. The
+   whole-stream counter runs only around windows that move at least :data:`MOVE_MIN_STD_G`
+   (an activity gate: still hours cannot hold a repetition it counts, and skipping them makes a
+   day of continuous wear several times faster to search).
 3. Counting (RecoFit counts inside found periods too): ``count_reps`` runs again on each
    candidate period alone (its running thresholds then do not carry the amplitude of walking
    or handling next to a set) and its repetitions are grouped into sets by rests longer than
@@ -62,6 +65,7 @@ from features.activity import walking_bouts
 from features.exercises import ExerciseProfile, load_library
 from features.reps import Repetition, count_reps
 from features.reps.counter import set_indices
+from features.reps.periodic import PeriodicParams
 from features.steps import count_steps
 from features.validation import check_accel_g, check_fs
 
@@ -97,6 +101,15 @@ STREAM_CHUNK_S = 1800.0
 """The whole-stream counter runs on chunks of this length (s) ..."""
 STREAM_OVERLAP_S = 60.0
 """... overlapping by this (s), so that a set across a chunk boundary is still proposed."""
+MOVE_MIN_STD_G = 0.25 * PeriodicParams().min_prominence_g
+"""Activity gate of the whole-stream counter, g: it runs only around windows that move at least
+this much (``std_g``). ``count_reps`` counts a peak only with a prominence of at least
+``min_prominence_g`` (0.05 g) in its band; a 12 s window inside a run of such repetitions has a
+principal-axis standard deviation of about 0.018 g (a sine of that peak-to-peak), 0.025 g (a
+square wave), 0.015 g (10 % pulses): a quarter of 0.05 g, 0.0125 g, is under all of them."""
+MOVE_PAD_S = 60.0
+"""Moving windows are widened by this on both sides (s) before the whole-stream counter runs
+on them: room for its band-pass to settle and for its movement bouts to start and end."""
 REGION_PAD_S = 3.0
 """Candidate periods are widened by this on both sides before counting, s."""
 MIN_REP_S = 1.0
@@ -326,16 +339,34 @@ def _regions(
     return out
 
 
-def _stream_reps(acc: Array, fs_hz: float) -> list[tuple[float, float]]:
-    """Repetition spans (s) of ``count_reps`` over the whole stream, in chunks of
-    :data:`STREAM_CHUNK_S` overlapping by :data:`STREAM_OVERLAP_S` (bounded memory for a day)."""
-    n, step = acc.shape[0], int(STREAM_CHUNK_S * fs_hz)
-    over = int(STREAM_OVERLAP_S * fs_hz)
+def _moving_spans(feat: WindowFeatures, n: int, fs_hz: float) -> list[tuple[int, int]]:
+    """Sample spans ``[a, b)`` around the windows that move at least :data:`MOVE_MIN_STD_G`,
+    widened by :data:`MOVE_PAD_S` and merged; the whole stream when it has no window."""
+    if feat.t_s.size == 0:
+        return [(0, n)]
+    half = WINDOW_S / 2 + MOVE_PAD_S
+    out: list[tuple[int, int]] = []
+    for t in feat.t_s[feat.std_g >= MOVE_MIN_STD_G].tolist():
+        a, b = max(0, int((t - half) * fs_hz)), min(n, int(np.ceil((t + half) * fs_hz)))
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _stream_reps(acc: Array, fs_hz: float, feat: WindowFeatures) -> list[tuple[float, float]]:
+    """Repetition spans (s) of ``count_reps`` over the moving parts of the stream
+    (:func:`_moving_spans`: a still or barely moving hour is skipped, it cannot hold a
+    repetition the counter counts), in chunks of :data:`STREAM_CHUNK_S` overlapping by
+    :data:`STREAM_OVERLAP_S` (bounded memory for a day)."""
+    step, over = int(STREAM_CHUNK_S * fs_hz), int(STREAM_OVERLAP_S * fs_hz)
     spans: list[tuple[float, float]] = []
-    for i0 in range(0, max(n - over, 1), step):
-        res = count_reps(acc[i0 : min(n, i0 + step + over)], fs_hz)
-        off = i0 / fs_hz
-        spans += [(a + off, b + off) for a, b in zip(res.start_s, res.end_s, strict=True)]
+    for a, b in _moving_spans(feat, acc.shape[0], fs_hz):
+        for i0 in range(a, max(b - over, a + 1), step):
+            res = count_reps(acc[i0 : min(b, i0 + step + over)], fs_hz)
+            off = i0 / fs_hz
+            spans += [(x + off, y + off) for x, y in zip(res.start_s, res.end_s, strict=True)]
     return spans
 
 
@@ -558,7 +589,7 @@ def find_exercise(
             for b in walking_bouts(steps.step_times_s)
             if WALK_CADENCE_SPM[0] <= b.cadence_spm <= WALK_CADENCE_SPM[1]
         ]
-    whole = _stream_reps(acc, fs)
+    whole = _stream_reps(acc, fs, feat)
     kept: list[FoundSet] = []
     refused: list[tuple[float, float, str]] = []
     candidates_reps: list[list[Repetition]] = []

@@ -14,6 +14,15 @@ How nothing is lost and nothing is counted twice
   since dropped is never acknowledged on the new one (it could name a different message).
 * Bad payloads (undecodable, oversized, unknown topic) become dead-letter rows with the reason
   and are acknowledged; they never stop the collector and are never dropped silently.
+* Receipts (end-to-end acknowledgement): a broker PUBACK is not durability (Mosquitto 2.0 writes
+  its database only at autosave, so a broker crash loses what it acknowledged since the last
+  save). After its commits the collector publishes, per device, at most every
+  ``receipt_interval_s``, a :class:`~devices.mqtt_wire.Receipt` on
+  ``<prefix>/<site>/<subject>/<device>/receipt`` (QoS 1) naming the (stream, seq) of every
+  message committed since the last receipt, new or duplicate, and the SHA-256 of every payload
+  stored as a dead letter. A device keeps each message until a
+  receipt names it and resends the rest (:mod:`ingest.mqtt_device`); the store ignores the
+  copies, so the result is 0 lost and 0 stored twice.
 * Order: frames may arrive out of order (shared subscriptions split one device's stream across
   collectors). The store returns frames in time order; :class:`SeqTracker` follows each
   stream's sequence numbers and records a gap when a number is still missing from the store
@@ -40,7 +49,18 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices.errors import DecodeError
 from devices.frame import Frame
-from devices.mqtt_wire import DeviceEvent, decode_payload, parse_topic
+from devices.mqtt_wire import (
+    RECEIPT_SEQ_STREAMS,
+    Decoded,
+    DeviceEvent,
+    Receipt,
+    decode_payload,
+    encode_receipt,
+    make_receipts,
+    parse_topic,
+    payload_digest,
+    receipt_topic,
+)
 from devices.programme import split_programme_events
 from ingest.errors import CollectorError
 from ingest.mqtt_diagnose import diagnose, speaks_tls
@@ -68,6 +88,8 @@ class CollectorStats:
     dead_letters: int = 0
     acked: int = 0
     stale_acks: int = 0
+    receipts: int = 0
+    receipts_refused: int = 0
     gaps: int = 0
     connects: int = 0
     backlog: int = 0
@@ -102,6 +124,7 @@ class _Item:
     mid: int
     reason: str | None = None
     kept: bytes = b""
+    receipt_key: tuple[str, int] | None = None  # (stream, seq) a receipt confirms it by
 
     @classmethod
     def dead(
@@ -264,6 +287,8 @@ class MqttCollector:
         self._ack_lock = threading.Lock()
         self._fatal: str | None = None
         self._tracker = SeqTracker(settings.reorder_timeout_s)
+        self._receipts = _ReceiptBook(settings.prefix)
+        self._next_receipts = 0.0  # monotonic s
         self._sub_mid: int | None = None
         self._connack = False  # a CONNACK came on the current connection attempt
         self._early_closes = 0  # connections closed before any CONNACK, in a row
@@ -289,9 +314,10 @@ class MqttCollector:
         self.stats.connected = True
         log.info("mqtt connected (session present: %s)", flags.session_present)
         # Always (re)subscribe: a broker restarted without its persistence forgot the session.
-        _, self._sub_mid = client.subscribe(
-            self.settings.subscription(), options=SubscribeOptions(qos=1)
-        )
+        # No Local: our own receipts are not sent back to us (MQTT 5.0, 3.8.3.1); it is a
+        # protocol error on a shared subscription, where other members' receipts are skipped.
+        opts = SubscribeOptions(qos=1, noLocal=self.settings.group is None)
+        _, self._sub_mid = client.subscribe(self.settings.subscription(), options=opts)
 
     def _on_subscribe(
         self,
@@ -342,6 +368,24 @@ class MqttCollector:
         if d.fatal:
             self._fatal = f"cannot connect: {d.why}"
 
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        """PUBACK of a receipt: count and log (once) receipts the broker's ACL refuses."""
+        if reason_code.is_failure:
+            self.stats.receipts_refused += 1
+            if self.stats.receipts_refused == 1:
+                log.warning(
+                    "the broker refused a receipt (%s): let the collector write"
+                    " <prefix>/+/+/+/receipt (deploy/mosquitto/acl) or run with --no-receipts",
+                    reason_code,
+                )
+
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         """Stamp and queue; when the queue is full, wait (paho stops reading the socket, so
         TCP flow control holds the broker back) until the consumer makes room."""
@@ -363,6 +407,10 @@ class MqttCollector:
         client.on_connect_fail = self._on_connect_fail
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        # Receipts are the collector's only publishes: let a whole round of them be in flight
+        # (paho's default of 20 would queue them behind the broker's PUBACKs).
+        client.max_inflight_messages_set(1000)
         return client
 
     def run(self, stop: threading.Event) -> None:
@@ -403,6 +451,9 @@ class MqttCollector:
             if batch:
                 self._commit(client, batch)
             now = time.monotonic()
+            if now >= self._next_receipts:
+                self._send_receipts(client)
+                self._next_receipts = now + self.settings.receipt_interval_s
             self._check_holes(now)
             self.stats.reorder_pending = self._tracker.pending()
             if now >= next_status:
@@ -413,6 +464,7 @@ class MqttCollector:
         self._closing.set()  # no more queueing, so the drain below ends even under a flood
         while batch := self._take(timeout_s=0.0):  # commit what already arrived
             self._commit(client, batch)
+        self._send_receipts(client)
 
     def _take(self, timeout_s: float) -> list[tuple[int, mqtt.MQTTMessage, int]]:
         try:
@@ -446,7 +498,15 @@ class MqttCollector:
                 items[i], (a, b) = self._store_alone(item)
                 n_new, n_events = n_new + a, n_events + b
         self._count(items, n_new, n_events)
+        if self.settings.receipts:
+            self._receipts.note(items)  # committed: may be receipted from now on
         self._ack(client, batch)
+
+    def _send_receipts(self, client: mqtt.Client) -> None:
+        """Publish, per device, what was committed since the last receipts (``docs/mqtt.md``)."""
+        for topic, receipt in self._receipts.take(time.time_ns()):
+            client.publish(topic, encode_receipt(receipt), qos=1)
+            self.stats.receipts += 1
 
     def _decode(self, msg: mqtt.MQTTMessage, rx_ns: int) -> _Item:
         """One message as what to store: its frames and events, or a dead letter."""
@@ -462,14 +522,16 @@ class MqttCollector:
             why = f"payload of {len(payload)} bytes exceeds the limit of {limit} bytes"
             return _Item.dead(source, why, payload, ctx, msg.mid, limit)
         try:
-            decoded = decode_payload(parse_topic(self.settings.prefix, topic), payload, rx_ns)
+            parts = parse_topic(self.settings.prefix, topic)
+            decoded = decode_payload(parts, payload, rx_ns)
         except DecodeError as exc:
             return _Item.dead(source, str(exc), payload, {**ctx, **exc.as_record()}, msg.mid)
         except Exception as exc:  # a decoder bug must not stop the service or lose input
             log.exception("decoder failed on %s", topic)
             why = f"decoder failed: {type(exc).__name__}: {exc}"
             return _Item.dead(source, why, payload, ctx, msg.mid)
-        return _Item(source, decoded.frames, decoded.events, payload, ctx, msg.mid)
+        key = _receipt_key(parts.stream, decoded)
+        return _Item(source, decoded.frames, decoded.events, payload, ctx, msg.mid, receipt_key=key)
 
     def _store_items(self, items: list[_Item]) -> tuple[int, int]:
         """Write items inside the caller's transaction; return (new frames, new events)."""
@@ -512,7 +574,7 @@ class MqttCollector:
                 st.dead_letters += 1
                 log.warning("dead letter from %s: %s", it.source, it.reason)
             elif not it.frames and not it.events:
-                st.ignored += 1  # outbound feedback on the same prefix
+                st.ignored += 1  # outbound feedback or receipts on the same prefix
         now = time.monotonic()
         for f in frames:
             self._tracker.observe(
@@ -572,3 +634,51 @@ class MqttCollector:
     def status_text(self) -> str:
         """Whether the broker connection is up and how many frames were stored."""
         return f"connected={self.stats.connected} frames={self.stats.frames}"
+
+
+def _receipt_key(stream: str, decoded: Decoded) -> tuple[str, int] | None:
+    """(stream, seq) by which a receipt confirms a decoded message; None for status and the
+    outbound streams (feedback, receipts), which no device waits to have confirmed."""
+    if stream not in RECEIPT_SEQ_STREAMS:
+        return None
+    if decoded.frames:
+        return stream, decoded.frames[0].seq
+    if decoded.events:
+        return stream, decoded.events[0].seq
+    return None
+
+
+class _ReceiptBook:
+    """What was committed since the last receipts, per device receipt topic.
+
+    Frames and events by (stream, seq), duplicates included (a device that resent a message
+    whose receipt was lost needs it confirmed again); dead letters by payload digest. Messages
+    without a device to answer (status, feedback, unparseable topics) get none. Filled only
+    after a commit, so a receipt never names what is not in the store.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._committed: dict[str, list[tuple[str, int]]] = {}
+        self._dead: dict[str, list[str]] = {}
+
+    def note(self, items: list[_Item]) -> None:
+        """Add the committed ``items``."""
+        for it in items:
+            topic = receipt_topic(self.prefix, it.context.get("topic", ""))
+            if topic is None:
+                continue
+            if it.reason is not None:
+                self._dead.setdefault(topic, []).append(payload_digest(it.payload))
+            elif it.receipt_key is not None:
+                self._committed.setdefault(topic, []).append(it.receipt_key)
+
+    def take(self, t_ns: int) -> list[tuple[str, Receipt]]:
+        """(topic, receipt) for everything noted, stamped ``t_ns`` (UTC ns); then empty."""
+        committed, dead = self._committed, self._dead
+        self._committed, self._dead = {}, {}
+        return [
+            (topic, r)
+            for topic in sorted(committed.keys() | dead.keys())
+            for r in make_receipts(t_ns, committed.get(topic, ()), dead.get(topic, ()))
+        ]

@@ -67,6 +67,14 @@ class MqttSettings:
         How long a missing sequence number is waited for (s) before a gap is recorded.
     keepalive_s:
         MQTT keep-alive interval, s.
+    receipts:
+        Publish receipts to the devices of what was committed
+        (``<prefix>/<site>/<subject>/<device>/receipt``, ``docs/mqtt.md``); the broker's ACL
+        must let the collector write them.
+    receipt_interval_s:
+        Receipts go out at most this often, s, each naming what a device had committed since
+        its last one: fewer, larger receipts (one per device per interval, not per batch), so
+        they add little to the broker's load; a device waits this much longer for them.
     """
 
     broker: str
@@ -86,6 +94,8 @@ class MqttSettings:
     queue_max: int = 2000
     reorder_timeout_s: float = 5.0
     keepalive_s: int = 30
+    receipts: bool = True
+    receipt_interval_s: float = 2.0
 
     def __post_init__(self) -> None:
         self._check_broker()
@@ -139,8 +149,12 @@ class MqttSettings:
             raise ConfigError("setting", "receive_maximum", "must be <= 65535")
         if not (isinstance(self.reorder_timeout_s, int | float) and self.reorder_timeout_s > 0):
             raise ConfigError("setting", "reorder_timeout_s", "must be > 0")
-        if not math.isfinite(self.reorder_timeout_s):
-            raise ConfigError("setting", "reorder_timeout_s", "must be finite")
+        for name in ("reorder_timeout_s", "receipt_interval_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError("setting", name, f"must be a number, got {value!r}")
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError("setting", name, f"must be finite and > 0, got {value!r}")
 
     @property
     def host(self) -> str:

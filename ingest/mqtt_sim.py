@@ -5,10 +5,15 @@ once a second), or a replay of the recordings in ``sample_data/recordings``. Eve
 sets a retained ``online`` status and a last will (retained ``offline``) on its status topic;
 with one connection per device that is the device's own status topic, with fewer connections
 (gateways) it is ``<prefix>/<site>/gateway/gw-<k>/status``.
+
+Each connection is a :class:`ingest.mqtt_device.DeviceClient`: it keeps every message until the
+collector's receipt names it and resends the rest after a reconnect and after a timeout, so a
+broker crash loses nothing (``docs/mqtt.md``, "Receipts").
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.mqtt_wire import (
     STREAM_CODES,
@@ -29,6 +32,7 @@ from devices.mqtt_wire import (
 )
 from devices.recording import Recording, list_recordings, read_meta, read_recording
 from ingest.errors import CollectorError
+from ingest.mqtt_device import DEFAULT_LIMIT, DeviceClient
 from ingest.mqtt_settings import MqttSettings
 
 ACCEL_SCALE_G = 2.0**-12
@@ -204,58 +208,38 @@ def _recording_frames(
         yield Message(topic, payload, at_s, index)
 
 
-class _Connection:
-    """One publishing MQTT connection with a retained status and a last will."""
-
-    def __init__(
-        self, settings: MqttSettings, client_id: str, status_topic: str, max_inflight: int
-    ) -> None:
-        self.status_topic = status_topic
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-        )
-        user = settings.username or settings.url_username
-        password = settings.password()
-        if user is not None or password is not None:
-            self.client.username_pw_set(user or "", password)
-        if settings.tls:
-            self.client.tls_set(
-                ca_certs=settings.tls_ca, certfile=settings.tls_cert, keyfile=settings.tls_key
-            )
-        self.client.max_inflight_messages_set(max_inflight)
-        # The online status and the will carry the same time: the time of this connection.
-        self.t_connect_ns = time.time_ns()
-        self.client.will_set(
-            status_topic, encode_status("offline", self.t_connect_ns), qos=1, retain=True
-        )
-        self.connected = threading.Event()
-        self.client.on_connect = self._on_connect
-        self.client.connect_async(settings.host, settings.port, keepalive=30)
-        self.client.loop_start()
-        self.last: mqtt.MQTTMessageInfo | None = None
-
-    def _on_connect(self, client: mqtt.Client, *args: object) -> None:
-        self.connected.set()
-
-    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
-        self.last = self.client.publish(topic, payload, qos=1, retain=retain)
-
-    def close(self, timeout_s: float) -> None:
-        """Send the retained ``offline`` status, wait for everything to be acknowledged."""
-        self.publish(self.status_topic, encode_status("offline", time.time_ns()), retain=True)
-        if self.last is not None:
-            self.last.wait_for_publish(timeout_s)
-        self.client.disconnect()
-        self.client.loop_stop()
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class SimResult:
-    """What a simulation published: messages, samples (rows) and seconds taken."""
+    """What a simulation published: messages, samples (rows) and seconds taken; with receipts,
+    messages refused by a full buffer (not published), resent, and still unconfirmed at the end
+    (not confirmed within ``confirm_timeout_s``), and the receipts received."""
 
     messages: int
     samples: int
     elapsed_s: float
+    refused: int = 0
+    resent: int = 0
+    unconfirmed: int = 0
+    receipts: int = 0
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """How the simulated devices use the collector's receipts.
+
+    ``receipts`` False: the broker's PUBACK is the end (no buffer, no resends). ``limit``:
+    messages kept unconfirmed per connection (when full, a new message is refused: not
+    published, counted and logged). ``resend_after_s``: first resend wait, s (doubling per
+    resend). ``timeout_s``: how long to wait for the last receipts at the end, s.
+    """
+
+    receipts: bool = True
+    limit: int = DEFAULT_LIMIT
+    resend_after_s: float = 30.0
+    timeout_s: float = 60.0
 
 
 def publish_messages(
@@ -269,45 +253,96 @@ def publish_messages(
     stop: threading.Event | None = None,
     on_progress: Callable[[int, float], None] | None = None,
     progress_every_s: float = 1.0,
+    confirm: Confirmation | None = None,
 ) -> SimResult:
     """Publish ``messages`` with QoS 1 over ``len(status_topics)`` connections.
 
     Device ``i`` publishes through connection ``i % len(status_topics)``. ``speed`` multiplies
     real time (2.0 publishes twice as fast as the data was sampled); ``0`` publishes as fast
     as the broker takes it. ``on_progress(messages_sent, elapsed_s)`` is called at most every
-    ``progress_every_s`` seconds, and once at the end. Returns after every message was
-    acknowledged by the broker.
+    ``progress_every_s`` seconds, and once at the end. With receipts (``confirm``, default
+    :class:`Confirmation`) returns once the collector confirmed every message or
+    ``confirm.timeout_s`` passed (``SimResult.unconfirmed`` says how many were not);
+    without, once the broker acknowledged every message.
     """
+    cf = confirm or Confirmation()
     conns = [
-        _Connection(settings, f"{settings.client_id}-pub{k}", topic, max_inflight)
+        DeviceClient(
+            settings,
+            f"{settings.client_id}-pub{k}",
+            topic,
+            receipts=cf.receipts,
+            limit=cf.limit,
+            resend_after_s=cf.resend_after_s,
+            max_inflight=max_inflight,
+        )
         for k, topic in enumerate(status_topics)
     ]
     try:
         for c in conns:
             if not c.connected.wait(connect_timeout_s):
                 raise CollectorError("broker", settings.broker, "simulator could not connect")
+            assert c.status_topic is not None
             c.publish(c.status_topic, encode_status("online", c.t_connect_ns), retain=True)
-        start = last = time.monotonic()
-        n = samples = 0
-        for m in messages:
-            if stop is not None and stop.is_set():
-                break
-            if speed > 0:
-                delay = start + m.at_s / speed - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            conns[m.device_index % len(conns)].publish(m.topic, m.payload)
-            n += 1
-            samples += _sample_count(m)
-            if on_progress is not None and time.monotonic() - last >= progress_every_s:
-                last = time.monotonic()
-                on_progress(n, last - start)
-        if on_progress is not None:
-            on_progress(n, time.monotonic() - start)
+        start = time.monotonic()
+        n, samples = _publish_all(conns, messages, speed, stop, on_progress, progress_every_s)
+        elapsed = time.monotonic() - start
+        _wait_confirmed(conns, cf.timeout_s)
     finally:
         for c in conns:
             c.close(connect_timeout_s)
-    return SimResult(n, samples, time.monotonic() - start)
+    result = SimResult(
+        n,
+        samples,
+        elapsed,
+        refused=sum(c.buffer.refused for c in conns),
+        resent=sum(c.buffer.resent for c in conns),
+        unconfirmed=sum(len(c.buffer) for c in conns),
+        receipts=sum(c.stats.receipts for c in conns),
+    )
+    if result.unconfirmed:
+        log.warning("%d messages not confirmed by a collector receipt", result.unconfirmed)
+    return result
+
+
+def _wait_confirmed(conns: Sequence[DeviceClient], timeout_s: float) -> None:
+    """Tick every connection (receipts, resends) until all are confirmed or ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for c in conns:
+            c.tick()
+        if all(len(c.buffer) == 0 for c in conns) or time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
+
+
+def _publish_all(
+    conns: Sequence[DeviceClient],
+    messages: Iterator[Message],
+    speed: float,
+    stop: threading.Event | None,
+    on_progress: Callable[[int, float], None] | None,
+    progress_every_s: float,
+) -> tuple[int, int]:
+    """Publish ``messages`` paced by ``speed``; return (messages published, samples)."""
+    start = last = time.monotonic()
+    n = samples = 0
+    for m in messages:
+        if stop is not None and stop.is_set():
+            break
+        if speed > 0:
+            delay = start + m.at_s / speed - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        if conns[m.device_index % len(conns)].publish(m.topic, m.payload):
+            n += 1
+            samples += _sample_count(m)
+        if on_progress is not None and time.monotonic() - last >= progress_every_s:
+            last = time.monotonic()
+            on_progress(n, last - start)
+    if on_progress is not None:
+        on_progress(n, time.monotonic() - start)
+    return n, samples
 
 
 def _sample_count(m: Message) -> int:

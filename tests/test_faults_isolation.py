@@ -2,7 +2,8 @@
 
 A real Mosquitto runs the shipped ``deploy/mosquitto`` configuration with its pattern ACL and a
 password file made with ``mosquitto_passwd``; the session service logs in with its own service
-account. Patient P002 tries to read P001's feedback and to end P001's running session.
+account. Patient P002 tries to read P001's feedback and to end P001's running session; a sensor
+tries to read another sensor's receipts and to forge receipts.
 """
 
 from __future__ import annotations
@@ -200,3 +201,58 @@ def test_anonymous_and_wrong_password_are_refused(secure_broker: Mosquitto) -> N
     assert _connack(secure_broker, None, None) in (0x86, 0x87)
     assert _connack(secure_broker, "P001", "wrong") in (0x86, 0x87)
     assert _connack(secure_broker, "P001", USERS["P001"]) == 0
+
+
+def test_a_device_reads_only_its_own_receipts(
+    secure_broker: Mosquitto, store: Store, tmp_path: Path
+) -> None:
+    from devices.mqtt_wire import encode_json_samples
+    from tests.mqtt_helpers import running_collector
+
+    pw = tmp_path / "collector.pw"
+    pw.write_text(USERS["collector"] + "\n")
+    settings = MqttSettings(
+        broker=secure_broker.url, client_id="coll-1", username="collector", password_file=str(pw)
+    )
+    dev1 = Client(secure_broker, "P001", "dev1")
+    dev2 = Client(secure_broker, "P001", "dev2")  # the same patient's second sensor
+    other = Client(secure_broker, "P002", "dev9")  # another patient
+    try:
+        assert dev1.subscribe("adh/site1/P001/dev1/receipt") == 1
+        dev1.subscribe("adh/site1/P001/dev2/receipt")  # refused or delivers nothing
+        dev1.subscribe("adh/+/+/+/receipt")
+        other.subscribe("adh/site1/P001/dev1/receipt")
+        other.subscribe("adh/+/+/+/receipt")
+        assert dev2.subscribe("adh/site1/P001/dev2/receipt") == 1
+        with running_collector(settings, store) as c:
+            body1, body2 = (
+                encode_json_samples(4, [(T0_NS, 5.0)]),
+                encode_json_samples(7, [(T0_NS, 3.0)]),
+            )
+            assert dev2.publish("adh/site1/P001/dev2/step_total", body2) == 0
+            assert dev1.publish("adh/site1/P001/dev1/step_total", body1) == 0
+            assert wait_until(lambda: len(dev1.messages) >= 1 and len(dev2.messages) >= 1, 30)
+            assert wait_until(lambda: c.stats.receipts == 2, 20), c.stats
+        assert c.stats.receipts_refused == 0  # the ACL lets the collector write receipts
+    finally:
+        for cl in (dev1, dev2, other):
+            cl.close()
+    # Each device got only its own receipt, naming its own seq (dev1 once per matching
+    # subscription: its own topic and the wildcard); P002 got none.
+    assert {(t, str(m["seqs"])) for t, m in dev1.messages} == {
+        ("adh/site1/P001/dev1/receipt", "{'step_total': [[4, 4]]}")
+    }
+    assert [(t, m["seqs"]) for t, m in dev2.messages] == [
+        ("adh/site1/P001/dev2/receipt", {"step_total": [[7, 7]]})
+    ]
+    assert other.messages == []
+
+
+def test_a_device_cannot_forge_receipts(secure_broker: Mosquitto) -> None:
+    dev = Client(secure_broker, "P001", "dev1")
+    try:
+        forged = b'{"v":1,"t_ns":1794304800000000000,"seqs":{"accel":[[0,9]]},"dead":[]}'
+        assert dev.publish("adh/site1/P001/dev2/receipt", forged) == NOT_AUTHORIZED
+        assert dev.publish("adh/site1/P001/dev1/receipt", forged) == NOT_AUTHORIZED
+    finally:
+        dev.close()

@@ -15,6 +15,7 @@ import pytest
 
 from devices.errors import DecodeError
 from devices.mqtt_wire import decode_payload, encode_json_samples, encode_session_event, parse_topic
+from ingest.mqtt_device import DeviceClient
 from ingest.mqtt_settings import MqttSettings
 from ingest.store import Store
 from tests.mqtt_helpers import T0_NS, Publisher, running_collector
@@ -66,6 +67,29 @@ def test_poison_is_dead_lettered_alone_and_the_rest_is_stored(
     for d in range(10):
         t, v = store.read_stream(f"P{d:03d}", "step_total")
         assert v[:, 0].tolist() == [100.0 * d + seq for seq in range(10)]
+
+
+def test_dead_letters_are_receipted_so_a_device_stops_resending_them(
+    broker: Mosquitto, store: Store
+) -> None:
+    """A device keeps each message until a receipt: a poison message, dead-lettered, must be
+    confirmed too (by its payload digest), or the device would resend it forever."""
+    settings = MqttSettings(broker=broker.url, client_id="collector-poison-receipt")
+    with running_collector(settings, store) as c:
+        dev = DeviceClient(MqttSettings(broker=broker.url), "ped9", resend_after_s=600)
+        try:
+            assert wait_until(dev.connected.is_set, 30)
+            assert dev.publish("adh/site1/P999/ped9/step_total", POISON)
+            assert dev.publish("adh/site1/P999/ped9/nonsense", b"\xff\x00")  # unknown stream
+            for seq in range(5):
+                assert dev.publish("adh/site1/P999/ped9/step_total", _good_frames()[seq][1])
+            assert len(dev.buffer) == 7
+            assert dev.wait_confirmed(60), f"{len(dev.buffer)} never confirmed"
+        finally:
+            dev.close(30)
+        assert c.stats.dead_letters == 2 and c.stats.frames == 5
+    assert dev.buffer.confirmed == 7 and dev.buffer.resent == 0
+    assert len(store.dead_letters("mqtt:adh/site1/P999/ped9/")) == 2
 
 
 def test_a_message_the_store_refuses_is_dead_lettered_alone(

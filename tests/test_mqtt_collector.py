@@ -186,6 +186,7 @@ def test_nothing_is_acknowledged_when_the_commit_fails(broker: Mosquitto, tmp_pa
         assert isinstance(first.error, CollectorError)
         assert "commit failed, nothing acknowledged" in str(first.error)
         assert first.collector.stats.acked == 0
+        assert first.collector.stats.receipts == 0  # receipts only after a commit
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -193,6 +194,7 @@ def test_nothing_is_acknowledged_when_the_commit_fails(broker: Mosquitto, tmp_pa
     store = Store(path)
     with running_collector(settings_for(broker), store) as again:  # same session
         assert wait_until(lambda: again.stats.frames == 5, 30), again.stats
+        assert again.stats.receipts >= 1
         pub.close()
     assert_stream_exactly(store, 5)
     store.close()
@@ -299,11 +301,15 @@ def test_shared_group_members_store_every_frame_exactly_once(
         assert wait_until(lambda: stores[0].count("frames") == n, 60)
         # let both members pass their reorder timeout: neither may report a gap
         assert wait_until(lambda: all(m.collector.stats.reorder_pending == 0 for m in members), 30)
+        # The group also shares the members' receipts (No Local is not allowed on a shared
+        # subscription): each reaches one member, which skips it.
+        stats = [m.collector.stats for m in members]
+        assert wait_until(lambda: sum(s.ignored for s in stats) == sum(s.receipts for s in stats))
         pub.close()
     finally:
         for m in members:
             m.close()
-    got = [m.collector.stats.messages for m in members]
+    got = [m.collector.stats.messages - m.collector.stats.ignored for m in members]
     assert sum(got) == n and min(got) > 0, got
     assert_stream_exactly(stores[0], n)
     assert stores[0].gaps() == []
@@ -402,3 +408,41 @@ class TestSettings:
         args: dict[str, object] = {"broker": "mqtt://h", **kw}
         with pytest.raises(ConfigError, match=match):
             MqttSettings(**args)  # type: ignore[arg-type]
+
+
+def test_receipts_name_exactly_what_was_committed(broker: Mosquitto, store: Store) -> None:
+    """Receipts cover every stored frame once or more (a duplicate is confirmed again), the
+    dead letter by its payload digest, and nothing else; the status message gets none."""
+    import hashlib
+    import json
+
+    from devices.mqtt_wire import decode_receipt
+
+    got: list[tuple[str, bytes]] = []
+    watcher = Publisher(broker.port, client_id="receipt-watcher")
+    watcher.client.on_message = lambda c, u, m: got.append((m.topic, bytes(m.payload)))
+    watcher.client.subscribe("adh/+/+/+/receipt", qos=1)
+    poison = b'{"v":1,"seq":1,"samples":[]}'
+    with running_collector(settings_for(broker, receipt_interval_s=0.5), store) as c:
+        pub = Publisher(broker.port)
+        for seq in [*range(40), 10]:  # seq 10 twice
+            pub.publish(TOPIC, frame_payload(seq))
+        pub.publish("adh/site1/P001/dev2/step_total", poison)
+        pub.publish("adh/site1/P001/dev1/status", encode_status("online", T0_NS))
+        pub.wait_all()
+        assert wait_until(lambda: c.stats.messages == 43, 30), c.stats
+        assert wait_until(lambda: len(got) == c.stats.receipts and c.stats.receipts >= 2, 30)
+        pub.close()
+    watcher.close()
+    seqs: list[int] = []
+    dead: dict[str, list[str]] = {}
+    for topic, payload in got:
+        r = decode_receipt(payload)
+        assert [s for s, _ in r.seqs] in ([], ["accel"])
+        seqs += [s for a, b in r.ranges("accel") for s in range(a, b + 1)]
+        dead.setdefault(topic, []).extend(r.dead)
+    assert sorted(set(seqs)) == list(range(40))
+    assert {t for t, _ in got} == {"adh/site1/P001/dev1/receipt", "adh/site1/P001/dev2/receipt"}
+    assert dead["adh/site1/P001/dev2/receipt"] == [hashlib.sha256(poison).hexdigest()]
+    assert dead["adh/site1/P001/dev1/receipt"] == []
+    assert json.loads(got[0][1])["v"] == 1

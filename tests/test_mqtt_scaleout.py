@@ -3,11 +3,15 @@
 20 simulated devices; each collector has its own store (so every frame can be attributed);
 one collector is SIGKILLed while the devices publish. Group members use session expiry 0: the
 broker ends a dead member's session at once and hands its unacknowledged messages to the
-others (MQTT 5.0, section 4.8.2, shared subscriptions), so nothing is lost.
+others (MQTT 5.0, section 4.8.2, shared subscriptions), so nothing is lost. Frames the dead
+member had stored but not yet receipted are resent by the devices and stored again by a
+survivor, in the survivor's own store: at least once across stores, exactly once in each store
+and in the archive (``adherence/archive.py``: loading stores each frame identity once).
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -91,9 +95,13 @@ def test_group_splits_load_and_a_killed_member_loses_nothing(
     ids = [_ids(s) for s in stores]
     seen = Counter(x for per in ids for x in per)
     assert len(seen) == expected  # nothing lost
-    assert all(v == 1 for v in seen.values())  # nothing stored twice
+    assert all(len(set(per)) == len(per) for per in ids)  # nothing stored twice in a store
+    twice = {x for x, v in seen.items() if v > 1}
+    m = re.search(r"(\d+) resent", out)
+    assert m is not None, out[-300:]
+    assert len(twice) <= int(m.group(1)), (len(twice), out[-300:])  # copies of resent frames
     assert len(ids[2]) == at_kill[2]  # the dead member stored nothing more
     # every member had a share, and the two survivors took over c2's
     assert all(n > 0 for n in at_kill)
     assert len(ids[0]) > at_kill[0] and len(ids[1]) > at_kill[1]
-    assert len(ids[0]) + len(ids[1]) + len(ids[2]) == expected
+    assert len(ids[0]) + len(ids[1]) + len(ids[2]) == expected + len(twice)

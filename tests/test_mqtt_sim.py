@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from devices.recording import read_recording
 from ingest.mqtt_events import events
 from ingest.mqtt_settings import MqttSettings
 from ingest.mqtt_sim import (
+    Confirmation,
+    SimResult,
     device_status_topics,
     publish_messages,
     recording_messages,
@@ -205,3 +208,59 @@ def test_commands_report_bad_options_in_one_line(capsys: pytest.CaptureFixture[s
     )
     assert mqtt_main(["simulate", "mqtt", "--broker", "mqtt://127.0.0.1:1", "--devices", "0"]) == 2
     assert "devices, rate" in capsys.readouterr().err
+
+
+def test_messages_nobody_received_are_resent_after_the_timeout(
+    broker: Mosquitto, store: Store
+) -> None:
+    """No collector session exists while the simulator publishes (the broker drops everything):
+    the messages stay unconfirmed and go out again after ``resend_after_s`` until a collector
+    has stored them; each is stored once."""
+    sent = threading.Event()
+    results: list[SimResult] = []
+
+    def progress(n: int, elapsed_s: float) -> None:
+        if n == 2 * (4 + 2):  # 2 devices x (4 frames + 2 step totals)
+            sent.set()
+
+    def publish() -> None:
+        results.append(
+            publish_messages(
+                MqttSettings(broker=broker.url, client_id="late"),
+                synthetic_messages("adh", 2, 50.0, 25, 4, t0_ns=T0_NS),
+                device_status_topics("adh", 2),
+                speed=0,
+                on_progress=progress,
+                confirm=Confirmation(resend_after_s=1.0, timeout_s=120.0),
+            )
+        )
+
+    th = threading.Thread(target=publish, daemon=True)
+    th.start()
+    assert sent.wait(60)
+    with running_collector(MqttSettings(broker=broker.url, client_id="late-collector"), store):
+        th.join(150)
+        assert not th.is_alive()
+    (result,) = results
+    assert (result.messages, result.unconfirmed, result.refused) == (12, 0, 0)
+    assert result.resent >= 12 and result.receipts >= 1
+    for subject in ("S0000", "S0001"):
+        assert [f.seq for f in store.frames(subject=subject, stream="accel")] == [0, 1, 2, 3]
+        assert [f.seq for f in store.frames(subject=subject, stream="step_total")] == [0, 1]
+
+
+def test_simulate_without_a_collector_names_what_was_not_confirmed(
+    broker: Mosquitto, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["simulate", "mqtt", "--broker", broker.url, "--devices", "1", "--duration", "2"]
+    argv += ["--speed", "0", "--quiet", "--confirm-timeout", "1", "--buffer", "2"]
+    assert mqtt_main(argv) == 1
+    out, err = capsys.readouterr()
+    # frame 0 (50 samples), step total 0, frame 1, step total 1: the buffer of 2 refuses the
+    # last two, and nobody confirms the first two
+    assert "published 2 messages, 51 samples" in out
+    assert err.splitlines() == [
+        "simulate: 2 messages refused: the buffer of unconfirmed messages was full (--buffer)",
+        "simulate: 2 messages not confirmed by a collector within 1 s"
+        " (is `adherence collect mqtt` running?)",
+    ]

@@ -56,6 +56,7 @@ def test_unknown_schema_is_refused_with_the_known_names() -> None:
 def test_wire_examples_in_the_docs_validate() -> None:
     blocks = _json_blocks(REPO / "docs" / "mqtt.md")
     kinds = {"samples": "mqtt-samples-1", "events": "mqtt-session-1", "state": "mqtt-status-1"}
+    kinds["seqs"] = "mqtt-receipt-1"
     seen = set()
     kinds["event_id"] = "mqtt-programme-1"
     for doc in blocks:

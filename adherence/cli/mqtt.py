@@ -25,10 +25,13 @@ from adherence.cli.options import (
 
 if TYPE_CHECKING:
     from ingest.mqtt import CollectorStats, MqttCollector
-    from ingest.mqtt_sim import Message
+    from ingest.mqtt_sim import Message, SimResult
 
 REPLAY_SPEED = 100.0
 """Default ``--speed`` of ``--recordings`` replays (x real time)."""
+DEFAULT_BUFFER = 100_000
+"""Default ``--buffer``: ``ingest.mqtt_device.DEFAULT_LIMIT`` (not imported: ``--help`` stays
+free of paho)."""
 
 
 COLLECT_MQTT_HELP = "collect from an MQTT broker into the store"
@@ -78,6 +81,21 @@ def register(collect: SubParsers, simulate: SubParsers) -> None:
         metavar="S",
         help="how long to wait for a missing sequence number before recording a gap, s",
     )
+    c.add_argument(
+        "--no-receipts",
+        dest="receipts",
+        action="store_false",
+        help="publish no receipts to the devices (<prefix>/<site>/<subject>/<device>/receipt "
+        "after each commit; the broker's ACL must let the collector write them)",
+    )
+    c.add_argument(
+        "--receipt-interval",
+        type=_positive,
+        default=2.0,
+        metavar="S",
+        help="send each device a receipt at most every S s, naming what was committed since "
+        "its last one",
+    )
     c.add_argument("--quiet", action="store_true", help="no status line")
     c.set_defaults(func=cmd_collect)
 
@@ -103,6 +121,36 @@ def register(collect: SubParsers, simulate: SubParsers) -> None:
         action="store_false",
         help="with --recordings: no session start/stop around exercise recordings (a bare "
         "sensor; without it the replay is like an app's)",
+    )
+    s.add_argument(
+        "--no-receipts",
+        dest="receipts",
+        action="store_false",
+        help="do not wait for the collector's receipts: the broker's acknowledgement is the end "
+        "(a broker crash can then lose messages)",
+    )
+    s.add_argument(
+        "--buffer",
+        type=int,
+        default=DEFAULT_BUFFER,
+        metavar="N",
+        help="messages kept until a receipt, per connection; when full, new messages are "
+        "refused (not published), counted and reported",
+    )
+    s.add_argument(
+        "--resend-after",
+        type=_positive,
+        default=30.0,
+        metavar="S",
+        help="resend a message without a receipt after S s (doubling per resend, up to 8x); "
+        "everything unconfirmed is also resent after a reconnect",
+    )
+    s.add_argument(
+        "--confirm-timeout",
+        type=_positive,
+        default=60.0,
+        metavar="S",
+        help="at the end, wait up to S s for the last receipts",
     )
     s.add_argument("--quiet", action="store_true", help="no progress line")
     s.set_defaults(func=cmd_simulate)
@@ -135,6 +183,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         session_expiry_s=args.session_expiry,
         max_payload_bytes=args.max_payload,
         reorder_timeout_s=args.reorder_timeout,
+        receipts=args.receipts,
+        receipt_interval_s=args.receipt_interval,
     )
     stop = threading.Event()
 
@@ -183,6 +233,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """Publish synthetic patients or recordings; print what was sent."""
     from devices.errors import ConfigError
     from ingest.mqtt_sim import (
+        Confirmation,
         device_status_topics,
         gateway_status_topics,
         publish_messages,
@@ -219,12 +270,41 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             topics = gateway_status_topics(args.prefix, args.connections)
         else:
             topics = device_status_topics(args.prefix, args.devices)
+    if args.buffer < 1:
+        raise ConfigError("option", "--buffer", f"must be >= 1, got {args.buffer}")
     speed = args.speed if args.speed is not None else REPLAY_SPEED if args.recordings else 1.0
+    confirm = Confirmation(args.receipts, args.buffer, args.resend_after, args.confirm_timeout)
     result = publish_messages(
-        settings, iter(messages), topics, speed=speed, on_progress=_progress_printer(args, messages)
+        settings,
+        iter(messages),
+        topics,
+        speed=speed,
+        on_progress=_progress_printer(args, messages),
+        confirm=confirm,
     )
     print(
         f"published {result.messages} messages, {result.samples} samples in "
         f"{result.elapsed_s:.1f} s over {len(topics)} connection(s)"
+        + (f"; {result.receipts} receipts, {result.resent} resent" if args.receipts else "")
     )
-    return 0
+    return _confirmation_verdict(result, args.confirm_timeout)
+
+
+def _confirmation_verdict(result: SimResult, timeout_s: float) -> int:
+    """0 when every message reached a collector; else one line on stderr per problem and 1."""
+    code = 0
+    if result.refused:
+        print(
+            f"simulate: {result.refused} messages refused: the buffer of unconfirmed messages "
+            "was full (--buffer)",
+            file=sys.stderr,
+        )
+        code = 1
+    if result.unconfirmed:
+        print(
+            f"simulate: {result.unconfirmed} messages not confirmed by a collector within "
+            f"{timeout_s:g} s (is `adherence collect mqtt` running?)",
+            file=sys.stderr,
+        )
+        code = 1
+    return code

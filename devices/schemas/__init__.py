@@ -9,6 +9,7 @@ the formats documented in ``docs/mqtt.md`` (JSON payloads on the wire) and ``doc
 ``mqtt-session-1``             session ``start`` / ``stop`` events from the patient's app
 ``mqtt-status-1``              the retained device status and last will
 ``mqtt-feedback-1``            live-session feedback published to the app
+``mqtt-receipt-1``             the collector's receipt to a device (what it committed)
 ``mqtt-programme-1``           programme events from the patient's app (education, CBT, ...)
 ``care-plan-1``                care-plan files (``adherence-care-plan/1``)
 ``omh-step-count-3.0``         Open mHealth step-count data points (researcher export)
@@ -41,6 +42,7 @@ NAMES = (
     "mqtt-session-1",
     "mqtt-status-1",
     "mqtt-feedback-1",
+    "mqtt-receipt-1",
     "mqtt-programme-1",
     "care-plan-1",
     "omh-step-count-3.0",
