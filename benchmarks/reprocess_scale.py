@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import resource
 import shutil
@@ -155,12 +156,16 @@ def _same_outputs(root: Path, a: str, b: str, subjects: list[str]) -> bool:
 
 def main() -> int:
     """Build the cohort if needed, run the three paths, print the figures."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--patients", type=int, default=200)
-    ap.add_argument("--weeks", type=int, default=1)
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    ap.add_argument("--patients", type=int, default=200, help="patients in the cohort")
+    ap.add_argument("--weeks", type=int, default=1, help="weeks of continuous wear per patient")
     ap.add_argument("--workers", default="1,2", help="worker counts to run, comma separated")
     ap.add_argument(
-        "--cache", default=str(Path(tempfile.gettempdir()) / "adherence-reprocess-bench")
+        "--cache",
+        default=str(Path(tempfile.gettempdir()) / "adherence-reprocess-bench"),
+        help="folder of built cohorts, reused when the same size is asked again",
     )
     ap.add_argument("--child-single", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -269,10 +274,12 @@ def report(
         (f"dask {n} worker" + ("s" if n > 1 else ""), r["wall_s"]) for n, r in runs.items()
     ]
     hours = {name: wall / pw * full / 3600 for name, wall in paths}
-    build_h = build_pw * full / 3600
+    # A cached archive has no build time of its own to extrapolate from: leave it out.
+    build_h = build_pw * full / 3600 if math.isfinite(build_pw) else 0.0
+    build = f"build {build_h:.1f} h; " if build_h else "build not timed (cached archive); "
     print(
         f"  ESTIMATE (extrapolated from this run, not measured) for {full} patient-weeks: "
-        f"archive {archive_gb / pw * full:.0f} GB; build {build_h:.1f} h; "
+        f"archive {archive_gb / pw * full:.0f} GB; {build}"
         + "; ".join(f"{name} {h:.1f} h" for name, h in hours.items())
         + f"; all paths in turn {build_h + sum(hours.values()):.1f} h"
     )
