@@ -181,8 +181,8 @@ def _axes(f: _Frame, days: Sequence[dt.date], y_label: str, fmt: str = "{:g}") -
         v = f.ymax * k / 4
         y = f.y(v)
         out.append(
-            f'<line x1="{f.x0}" y1="{y:.1f}" x2="{f.x1}" y2="{y:.1f}" stroke="{_COLORS["grid"]}"/>'
-            f'<text x="{f.x0 - 4}" y="{y + 3:.1f}" text-anchor="end" class="tick">'
+            _hline(f, y, _COLORS["grid"])
+            + f'<text x="{f.x0 - 4}" y="{y + 3:.1f}" text-anchor="end" class="tick">'
             f"{_e(fmt.format(v))}</text>"
         )
     every = max(1, math.ceil(len(days) / 14))
@@ -219,12 +219,32 @@ def _legend(items: Sequence[tuple[str, str, str]]) -> str:
     return '<div class="legend">' + "".join(parts) + "</div>"
 
 
-def _svg(title: str, body: list[str], kind: str) -> str:
+def _chart(title: str, kind: str, body: list[str], legend: Sequence[tuple[str, str, str]]) -> str:
+    """The SVG of one chart (``kind`` names it for tests and styles), then its legend."""
     return (
         f'<svg class="chart" data-chart="{_e(kind)}" viewBox="0 0 {_W} {_H}" width="{_W}"'
         f' height="{_H}" role="img" aria-label="{_e(title)}"'
         f' xmlns="http://www.w3.org/2000/svg"><title>{_e(title)}</title>' + "".join(body) + "</svg>"
+    ) + _legend(legend)
+
+
+def _hline(f: _Frame, y: float, color: str, dash: str | None = None) -> str:
+    """A line across the plot at SVG height ``y``, dashed by the SVG ``dash`` pattern if given."""
+    dashed = f' stroke-dasharray="{dash}"' if dash else ""
+    return f'<line x1="{f.x0}" y1="{y:.1f}" x2="{f.x1}" y2="{y:.1f}" stroke="{color}"{dashed}/>'
+
+
+def _bar(
+    f: _Frame, x: float, w: float, value: float, fill: str, *, title: str = "", attrs: str = ""
+) -> str:
+    """A bar ``w`` wide from ``x`` (SVG units) up from the axis to ``value``, with a tooltip
+    ``title`` when given and extra SVG ``attrs``."""
+    y = f.y(value)
+    rect = (
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{f.y0 - y:.1f}" fill="{fill}"'
+        + attrs
     )
+    return f"{rect}><title>{_e(title)}</title></rect>" if title else rect + "/>"
 
 
 def _polyline(f: _Frame, values: Sequence[float | None], color: str, dash: bool) -> list[str]:
@@ -257,11 +277,7 @@ def adherence_chart(days: Sequence[DayScore]) -> str:
     f = _Frame(len(days), 100.0)
     dates = [d.day for d in days]
     body = _axes(f, dates, "score / %")
-    y = f.y(100 * LOW_ADHERENCE)
-    body.append(
-        f'<line x1="{f.x0}" y1="{y:.1f}" x2="{f.x1}" y2="{y:.1f}" stroke="{_COLORS["goal"]}"'
-        ' stroke-dasharray="2 3"/>'
-    )
+    body.append(_hline(f, f.y(100 * LOW_ADHERENCE), _COLORS["goal"], "2 3"))
 
     def pct(v: float | None) -> float | None:
         return None if v is None else 100 * v
@@ -269,13 +285,16 @@ def adherence_chart(days: Sequence[DayScore]) -> str:
     body += _polyline(f, [d.composite for d in days], _COLORS["composite"], False)
     body += _polyline(f, [pct(d.exercise_adherence_7d) for d in days], _COLORS["exercise"], True)
     body += _polyline(f, [pct(d.step_attainment_7d) for d in days], _COLORS["steps"], True)
-    return _svg("Adherence over time", body, "adherence") + _legend(
+    return _chart(
+        "Adherence over time",
+        "adherence",
+        body,
         [
             (_COLORS["composite"], "line", "composite score"),
             (_COLORS["exercise"], "dash", "exercise adherence, 7 days"),
             (_COLORS["steps"], "dash", "step-goal attainment, 7 days"),
             (_COLORS["goal"], "dash", f"{round(100 * LOW_ADHERENCE)} % threshold"),
-        ]
+        ],
     )
 
 
@@ -288,12 +307,8 @@ def steps_chart(days: Sequence[DayScore]) -> str:
     goal_pts = []
     for i, d in enumerate(days):
         if d.judgeable and d.steps is not None:
-            y = f.y(d.steps)
-            body.append(
-                f'<rect x="{f.cx(i) - w / 2:.1f}" y="{y:.1f}" width="{w:.1f}"'
-                f' height="{f.y0 - y:.1f}" fill="{_COLORS["bar"]}"><title>{_e(d.day.isoformat())}:'
-                f" {d.steps} steps, goal {d.step_goal}</title></rect>"
-            )
+            title = f"{d.day.isoformat()}: {d.steps} steps, goal {d.step_goal}"
+            body.append(_bar(f, f.cx(i) - w / 2, w, d.steps, _COLORS["bar"], title=title))
         elif not d.pending:
             body.append(_unjudged_bar(f, i, w, d))
         x0, x1 = f.cx(i) - f.slot() / 2, f.cx(i) + f.slot() / 2
@@ -304,12 +319,15 @@ def steps_chart(days: Sequence[DayScore]) -> str:
             f'<polyline fill="none" stroke="{_COLORS["goal"]}" stroke-width="2"'
             f' points="{" ".join(goal_pts)}"/>'
         )
-    return _svg("Daily steps against goal", body, "steps") + _legend(
+    return _chart(
+        "Daily steps against goal",
+        "steps",
+        body,
         [
             (_COLORS["bar"], "box", "steps"),
             (_COLORS["bar_unjudged"], "box", "too little wear to judge (not a zero)"),
             (_COLORS["goal"], "line", "daily goal"),
-        ]
+        ],
     )
 
 
@@ -319,14 +337,11 @@ def _unjudged_bar(f: _Frame, i: int, w: float, d: DayScore) -> str:
     The column reaches the day's goal so it is seen even when no step was counted; its tooltip
     gives the steps counted and the wear minutes.
     """
-    y = f.y(d.step_goal)
     worn = "no wear" if not d.wear_min else f"{d.wear_min} min worn"
     counted = "no data" if d.steps is None else f"{d.steps} steps counted"
-    return (
-        f'<rect x="{f.cx(i) - w / 2:.1f}" y="{y:.1f}" width="{w:.1f}" height="{f.y0 - y:.1f}"'
-        f' fill="{_COLORS["bar_unjudged"]}" data-unjudged="1"><title>{_e(d.day.isoformat())}:'
-        f" too little wear to judge ({worn}, {counted})</title></rect>"
-    )
+    title = f"{d.day.isoformat()}: too little wear to judge ({worn}, {counted})"
+    x, fill = f.cx(i) - w / 2, _COLORS["bar_unjudged"]
+    return _bar(f, x, w, d.step_goal, fill, title=title, attrs=' data-unjudged="1"')
 
 
 def _reps(d: DayScore) -> tuple[int, int]:
@@ -346,17 +361,9 @@ def sessions_chart(days: Sequence[DayScore]) -> str:
     for i, (d, (done, planned)) in enumerate(zip(days, counts, strict=True)):
         x = f.cx(i) - w / 2
         if planned:
-            y = f.y(planned)
-            body.append(
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{f.y0 - y:.1f}"'
-                f' fill="{_COLORS["planned"]}"/>'
-            )
+            body.append(_bar(f, x, w, planned, _COLORS["planned"]))
         if done:
-            y = f.y(done)
-            body.append(
-                f'<rect x="{x + w * 0.15:.1f}" y="{y:.1f}" width="{w * 0.7:.1f}"'
-                f' height="{f.y0 - y:.1f}" fill="{_COLORS["done"]}"/>'
-            )
+            body.append(_bar(f, x + w * 0.15, w * 0.7, done, _COLORS["done"]))
         if d.sessions:
             n_planned = len(d.sessions)
             n_done = sum(s.done for s in d.sessions)
@@ -366,12 +373,15 @@ def sessions_chart(days: Sequence[DayScore]) -> str:
                 f"{n_done}/{n_planned}<title>{_e(d.day.isoformat())}: {n_done} of {n_planned}"
                 f" planned session(s) done, {done} of {planned} repetitions</title></text>"
             )
-    return _svg("Sessions and repetitions against plan", body, "sessions") + _legend(
+    return _chart(
+        "Sessions and repetitions against plan",
+        "sessions",
+        body,
         [
             (_COLORS["planned"], "box", "repetitions prescribed"),
             (_COLORS["done"], "box", "repetitions done"),
             (_COLORS["axis"], "text", "n/m above a day: planned sessions done / planned"),
-        ]
+        ],
     )
 
 
@@ -391,17 +401,13 @@ def pain_chart(
             (target, "2 3", _COLORS["exercise"]),
         ):
             if value >= 0:
-                y = f.y(value)
-                body.append(
-                    f'<line x1="{f.x0}" y1="{y:.1f}" x2="{f.x1}" y2="{y:.1f}" stroke="{color}"'
-                    f' stroke-dasharray="{dash}"/>'
-                )
+                body.append(_hline(f, f.y(value), color, dash))
         legend += [
             (_COLORS["axis"], "dash", f"baseline {baseline:.1f}"),
             (_COLORS["exercise"], "dash", "clinically important improvement"),
         ]
     body += _polyline(f, [pain_by_day.get(d.day) for d in days], _COLORS["pain"], False)
-    return _svg("Pain against baseline", body, "pain") + _legend(legend)
+    return _chart("Pain against baseline", "pain", body, legend)
 
 
 _COMPONENT_LABELS = {

@@ -8,23 +8,14 @@ from __future__ import annotations
 
 from devices.errors import DecodeError
 from devices.frame import Frame, StreamKind
-from devices.registry import Align, Characteristic, Profile, frame, need, sig_uuid
+from devices.registry import Characteristic, DecodeContext, Decoder, Profile, need, sig_uuid
 
 FAMILY = "battery"
 SERVICE_UUID = sig_uuid(0x180F)
 LEVEL_UUID = sig_uuid(0x2A19)
 
 
-def decode(
-    payload: bytes,
-    *,
-    subject: str,
-    device: str,
-    host_t_ns: int,
-    seq: int,
-    state: object = None,
-    align: Align | None = None,
-) -> list[Frame]:
+def _decode(payload: bytes, ctx: DecodeContext, _state: None) -> list[Frame]:
     """Decode a Battery Level value (0x2A19, BAS 1.0 section 3.1) into one ``battery`` sample.
 
     Units: percent (0-100), stamped at ``host_t_ns`` (UTC ns).
@@ -44,30 +35,20 @@ def decode(
     ...
     devices.errors.DecodeError: ...battery level 101 % is above 100...
     """
-    payload = bytes(payload)
     need(payload, 0, 1, FAMILY, "u8 battery level")
     if len(payload) != 1:
         raise DecodeError(FAMILY, 1, f"battery level is 1 byte, got {len(payload)}")
     if payload[0] > 100:
         raise DecodeError(FAMILY, 0, f"battery level {payload[0]} % is above 100")
-    return [
-        frame(
-            FAMILY,
-            subject,
-            device,
-            StreamKind.BATTERY,
-            [host_t_ns],
-            [float(payload[0])],
-            fs_hz=None,
-            seq=seq,
-        )
-    ]
+    return [ctx.at_host(StreamKind.BATTERY, float(payload[0]))]
 
+
+decode = Decoder(FAMILY, _decode, (StreamKind.BATTERY,))
 
 PROFILE = Profile(
     name="battery",
     service_uuid=SERVICE_UUID,
-    characteristics=(Characteristic(LEVEL_UUID, "Battery Level", decode, (StreamKind.BATTERY,)),),
+    characteristics=(Characteristic(LEVEL_UUID, "Battery Level", decode),),
     spec="Bluetooth SIG Battery Service 1.0, 0x2A19",
     optional=True,
 )

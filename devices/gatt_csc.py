@@ -15,12 +15,10 @@ notification's rollover epoch). A gap longer than one rollover period cannot be 
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 
-from devices.errors import DecodeError
 from devices.frame import Frame, StreamKind
-from devices.registry import Align, Characteristic, Profile, frame, need, sig_uuid
+from devices.registry import Characteristic, DecodeContext, Decoder, Fields, Profile, sig_uuid
 
 FAMILY = "csc"
 SERVICE_UUID = sig_uuid(0x1816)
@@ -54,16 +52,7 @@ class CscState:
     crank_time: _Unwrap = field(default_factory=lambda: _Unwrap(1 << 16))
 
 
-def decode(
-    payload: bytes,
-    *,
-    subject: str,
-    device: str,
-    host_t_ns: int,
-    seq: int,
-    state: CscState | None = None,
-    align: Align | None = None,
-) -> list[Frame]:
+def _decode(payload: bytes, ctx: DecodeContext, st: CscState) -> list[Frame]:
     """Decode one CSC Measurement (0x2A5B, CSCS 1.0 section 3.1).
 
     Returns ``wheel`` and/or ``crank`` frames of one sample at ``host_t_ns`` (UTC ns) with
@@ -75,61 +64,36 @@ def decode(
     DecodeError
         Truncated fields or trailing bytes not announced by the flags.
     """
-    payload = bytes(payload)
-    need(payload, 0, 1, FAMILY, "flags")
-    flags = payload[0]
-    off = 1
-    st = state if state is not None else CscState()
+    fields = Fields(payload, FAMILY)
+    (flags,) = fields.take("<B", "flags")
     pending: list[tuple[_Unwrap, int, int]] = []
     out: list[Frame] = []
     parts: list[tuple[StreamKind, float, float]] = []
-    if flags & 0x01:
-        need(payload, off, 6, FAMILY, "wheel revolution data")
-        revs, evt = struct.unpack_from("<IH", payload, off)
-        off += 6
-        r, ro = st.wheel_revs.peek(revs)
-        e, eo = st.wheel_time.peek(evt)
-        pending += [(st.wheel_revs, revs, ro), (st.wheel_time, evt, eo)]
-        parts.append((StreamKind.WHEEL, float(r), e * EVENT_TIME_UNIT_S))
-    if flags & 0x02:
-        need(payload, off, 4, FAMILY, "crank revolution data")
-        revs, evt = struct.unpack_from("<HH", payload, off)
-        off += 4
-        r, ro = st.crank_revs.peek(revs)
-        e, eo = st.crank_time.peek(evt)
-        pending += [(st.crank_revs, revs, ro), (st.crank_time, evt, eo)]
-        parts.append((StreamKind.CRANK, float(r), e * EVENT_TIME_UNIT_S))
-    if len(payload) != off:
-        raise DecodeError(FAMILY, off, f"{len(payload) - off} trailing byte(s) not in the flags")
+    blocks = (
+        (0x01, "<IH", "wheel revolution data", StreamKind.WHEEL, st.wheel_revs, st.wheel_time),
+        (0x02, "<HH", "crank revolution data", StreamKind.CRANK, st.crank_revs, st.crank_time),
+    )
+    for bit, layout, what, kind, revs_unwrap, time_unwrap in blocks:
+        if not flags & bit:
+            continue
+        revs, evt = fields.take(layout, what)
+        r, ro = revs_unwrap.peek(revs)
+        e, eo = time_unwrap.peek(evt)
+        pending += [(revs_unwrap, revs, ro), (time_unwrap, evt, eo)]
+        parts.append((kind, float(r), e * EVENT_TIME_UNIT_S))
+    fields.end()
     for kind, revs_total, time_s in parts:
-        out.append(
-            frame(
-                FAMILY,
-                subject,
-                device,
-                kind,
-                [host_t_ns],
-                [[revs_total, time_s]],
-                fs_hz=None,
-                seq=seq,
-            )
-        )
+        out.append(ctx.at_host(kind, [revs_total, time_s]))
     for unwrap, raw, offset in pending:
         unwrap.commit(raw, offset)
     return out
 
 
+decode = Decoder(FAMILY, _decode, (StreamKind.WHEEL, StreamKind.CRANK), CscState)
+
 PROFILE = Profile(
     name="cycling_speed_cadence",
     service_uuid=SERVICE_UUID,
-    characteristics=(
-        Characteristic(
-            MEASUREMENT_UUID,
-            "CSC Measurement",
-            decode,
-            (StreamKind.WHEEL, StreamKind.CRANK),
-            make_state=CscState,
-        ),
-    ),
+    characteristics=(Characteristic(MEASUREMENT_UUID, "CSC Measurement", decode),),
     spec="Bluetooth SIG Cycling Speed and Cadence Service 1.0, 0x2A5B",
 )

@@ -21,7 +21,7 @@ import numpy as np
 
 from devices.errors import DecodeError
 from devices.frame import Frame, StreamKind
-from devices.registry import Align, Characteristic, Profile, frame, need, sig_uuid
+from devices.registry import Characteristic, DecodeContext, Decoder, Fields, Profile, sig_uuid
 
 FAMILY = "heart_rate"
 SERVICE_UUID = sig_uuid(0x180D)
@@ -29,16 +29,7 @@ MEASUREMENT_UUID = sig_uuid(0x2A37)
 RR_UNIT_S = 1.0 / 1024.0
 
 
-def decode(
-    payload: bytes,
-    *,
-    subject: str,
-    device: str,
-    host_t_ns: int,
-    seq: int,
-    state: object = None,
-    align: Align | None = None,
-) -> list[Frame]:
+def _decode(payload: bytes, ctx: DecodeContext, _state: None) -> list[Frame]:
     """Decode one Heart Rate Measurement notification (0x2A37, HRS 1.0 section 3.1).
 
     Returns a ``heart_rate`` frame (1 sample, beats/min, at ``host_t_ns`` UTC ns) and, when
@@ -50,74 +41,40 @@ def decode(
     DecodeError
         Empty payload, truncated field, or an odd number of RR bytes.
     """
-    payload = bytes(payload)
-    need(payload, 0, 1, FAMILY, "flags")
-    flags = payload[0]
-    off = 1
+    fields = Fields(payload, FAMILY)
+    (flags,) = fields.take("<B", "flags")
     if flags & 0x01:
-        need(payload, off, 2, FAMILY, "u16 heart rate")
-        (hr,) = struct.unpack_from("<H", payload, off)
-        off += 2
+        (hr,) = fields.take("<H", "u16 heart rate")
     else:
-        need(payload, off, 1, FAMILY, "u8 heart rate")
-        hr = payload[off]
-        off += 1
+        (hr,) = fields.take("<B", "u8 heart rate")
     contact_bits = (flags >> 1) & 0x03
     contact = None if contact_bits < 2 else contact_bits == 3
     meta: dict[str, object] = {"sensor_contact": contact}
     if flags & 0x08:
-        need(payload, off, 2, FAMILY, "u16 energy expended")
-        (meta["energy_kj"],) = struct.unpack_from("<H", payload, off)
-        off += 2
+        (meta["energy_kj"],) = fields.take("<H", "u16 energy expended")
     rr_s: list[float] = []
     if flags & 0x10:
-        rest = len(payload) - off
-        if rest == 0 or rest % 2:
-            raise DecodeError(FAMILY, off, f"RR-interval block of {rest} byte(s) is not whole u16s")
-        rr_s = [v * RR_UNIT_S for (v,) in struct.iter_unpack("<H", payload[off:])]
-    elif len(payload) != off:
-        raise DecodeError(FAMILY, off, f"{len(payload) - off} trailing byte(s) not in the flags")
-    frames = [
-        frame(
-            FAMILY,
-            subject,
-            device,
-            StreamKind.HEART_RATE,
-            [host_t_ns],
-            [float(hr)],
-            fs_hz=None,
-            seq=seq,
-            meta=meta,
-        )
-    ]
+        rest = fields.rest()
+        if not rest or len(rest) % 2:
+            raise DecodeError(
+                FAMILY, fields.offset, f"RR-interval block of {len(rest)} byte(s) is not whole u16s"
+            )
+        rr_s = [v * RR_UNIT_S for (v,) in struct.iter_unpack("<H", rest)]
+    else:
+        fields.end()
+    frames = [ctx.at_host(StreamKind.HEART_RATE, float(hr), meta=meta)]
     if rr_s:
         rr_ns = np.round(np.asarray(rr_s) * 1e9).astype(np.int64)
         after = np.concatenate([np.cumsum(rr_ns[::-1])[::-1][1:], [0]]).astype(np.int64)
-        frames.append(
-            frame(
-                FAMILY,
-                subject,
-                device,
-                StreamKind.RR_INTERVAL,
-                np.int64(host_t_ns) - after,
-                rr_s,
-                fs_hz=None,
-                seq=seq,
-            )
-        )
+        frames.append(ctx.frame(StreamKind.RR_INTERVAL, np.int64(ctx.host_t_ns) - after, rr_s))
     return frames
 
+
+decode = Decoder(FAMILY, _decode, (StreamKind.HEART_RATE, StreamKind.RR_INTERVAL))
 
 PROFILE = Profile(
     name="heart_rate",
     service_uuid=SERVICE_UUID,
-    characteristics=(
-        Characteristic(
-            MEASUREMENT_UUID,
-            "Heart Rate Measurement",
-            decode,
-            (StreamKind.HEART_RATE, StreamKind.RR_INTERVAL),
-        ),
-    ),
+    characteristics=(Characteristic(MEASUREMENT_UUID, "Heart Rate Measurement", decode),),
     spec="Bluetooth SIG Heart Rate Service 1.0, 0x2A37",
 )

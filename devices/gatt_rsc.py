@@ -17,27 +17,15 @@ so in ``meta["cadence_counts"] = "device-defined"``. No device clock: host time 
 
 from __future__ import annotations
 
-import struct
-
-from devices.errors import DecodeError
 from devices.frame import Frame, StreamKind
-from devices.registry import Align, Characteristic, Profile, frame, need, sig_uuid
+from devices.registry import Characteristic, DecodeContext, Decoder, Fields, Profile, sig_uuid
 
 FAMILY = "rsc"
 SERVICE_UUID = sig_uuid(0x1814)
 MEASUREMENT_UUID = sig_uuid(0x2A53)
 
 
-def decode(
-    payload: bytes,
-    *,
-    subject: str,
-    device: str,
-    host_t_ns: int,
-    seq: int,
-    state: object = None,
-    align: Align | None = None,
-) -> list[Frame]:
+def _decode(payload: bytes, ctx: DecodeContext, _state: None) -> list[Frame]:
     """Decode one RSC Measurement (0x2A53, RSCS 1.0 section 3.1).
 
     Returns ``speed`` (m/s), ``cadence`` (1/min; stride length in m in ``meta``) and, when
@@ -48,69 +36,31 @@ def decode(
     DecodeError
         Truncated fields or trailing bytes not announced by the flags.
     """
-    payload = bytes(payload)
-    need(payload, 0, 4, FAMILY, "flags, speed and cadence")
-    flags = payload[0]
-    speed_raw, cadence = struct.unpack_from("<HB", payload, 1)
-    off = 4
+    fields = Fields(payload, FAMILY)
+    flags, speed_raw, cadence = fields.take("<BHB", "flags, speed and cadence")
     meta: dict[str, object] = {"running": bool(flags & 0x04), "cadence_counts": "device-defined"}
     if flags & 0x01:
-        need(payload, off, 2, FAMILY, "u16 stride length")
-        (stride,) = struct.unpack_from("<H", payload, off)
+        (stride,) = fields.take("<H", "u16 stride length")
         meta["stride_m"] = stride / 100.0
-        off += 2
     distance_m: float | None = None
     if flags & 0x02:
-        need(payload, off, 4, FAMILY, "u32 total distance")
-        (dist,) = struct.unpack_from("<I", payload, off)
+        (dist,) = fields.take("<I", "u32 total distance")
         distance_m = dist / 10.0
-        off += 4
-    if len(payload) != off:
-        raise DecodeError(FAMILY, off, f"{len(payload) - off} trailing byte(s) not in the flags")
-    t = [host_t_ns]
+    fields.end()
     out = [
-        frame(
-            FAMILY,
-            subject,
-            device,
-            StreamKind.SPEED,
-            t,
-            [speed_raw / 256.0],
-            fs_hz=None,
-            seq=seq,
-            meta=meta,
-        ),
-        frame(
-            FAMILY,
-            subject,
-            device,
-            StreamKind.CADENCE,
-            t,
-            [float(cadence)],
-            fs_hz=None,
-            seq=seq,
-            meta=meta,
-        ),
+        ctx.at_host(StreamKind.SPEED, speed_raw / 256.0, meta=meta),
+        ctx.at_host(StreamKind.CADENCE, float(cadence), meta=meta),
     ]
     if distance_m is not None:
-        out.append(
-            frame(
-                FAMILY, subject, device, StreamKind.DISTANCE, t, [distance_m], fs_hz=None, seq=seq
-            )
-        )
+        out.append(ctx.at_host(StreamKind.DISTANCE, distance_m))
     return out
 
+
+decode = Decoder(FAMILY, _decode, (StreamKind.SPEED, StreamKind.CADENCE, StreamKind.DISTANCE))
 
 PROFILE = Profile(
     name="running_speed_cadence",
     service_uuid=SERVICE_UUID,
-    characteristics=(
-        Characteristic(
-            MEASUREMENT_UUID,
-            "RSC Measurement",
-            decode,
-            (StreamKind.SPEED, StreamKind.CADENCE, StreamKind.DISTANCE),
-        ),
-    ),
+    characteristics=(Characteristic(MEASUREMENT_UUID, "RSC Measurement", decode),),
     spec="Bluetooth SIG Running Speed and Cadence Service 1.0, 0x2A53",
 )

@@ -27,7 +27,7 @@ import numpy as np
 
 from devices.errors import DecodeError
 from devices.frame import Frame, StreamKind
-from devices.registry import Align, Characteristic, Profile, anchor_to_host, frame, need
+from devices.registry import Characteristic, DecodeContext, Decoder, Profile, need
 
 FAMILY = "movesense"
 SERVICE_UUID = "34802252-7185-4d5d-b431-630e7050e8f0"
@@ -62,16 +62,7 @@ class MovesenseState:
     wraps: dict[int, int] = field(default_factory=dict)
 
 
-def decode(
-    payload: bytes,
-    *,
-    subject: str,
-    device: str,
-    host_t_ns: int,
-    seq: int,
-    state: MovesenseState | None = None,
-    align: Align | None = None,
-) -> list[Frame]:
+def _decode(payload: bytes, ctx: DecodeContext, st: MovesenseState) -> list[Frame]:
     """Decode one SensorData notification (Movesense ``gatt_sensordata_app``).
 
     Returns one ``accel`` (g) or ``gyro`` (deg/s) frame, chosen by the subscription reference.
@@ -83,8 +74,6 @@ def decode(
     DecodeError
         Unknown response type or reference, truncated or non-whole samples, NaN/inf values.
     """
-    payload = bytes(payload)
-    st = state if state is not None else MovesenseState()
     need(payload, 0, 2, FAMILY, "response type and reference")
     rtype, ref = payload[0], payload[1]
     if rtype == RESP_COMMAND_RESULT:
@@ -116,19 +105,9 @@ def decode(
     device_t = np.int64(first_ns) + np.array(
         [math.floor(i * step + 0.5) for i in range(n)], dtype=np.int64
     )
-    t = (align or anchor_to_host)(device_t, host_t_ns)
     out = [
-        frame(
-            FAMILY,
-            subject,
-            device,
-            kind,
-            t,
-            vals,
-            fs_hz=fs_hz,
-            seq=seq,
-            device_t_ns=device_t,
-            meta={"ref": ref},
+        ctx.frame(
+            kind, ctx.to_utc(device_t), vals, fs_hz=fs_hz, device_t_ns=device_t, meta={"ref": ref}
         )
     ]
     st.last_ms[ref] = ms
@@ -136,18 +115,12 @@ def decode(
     return out
 
 
+decode = Decoder(FAMILY, _decode, (StreamKind.ACCEL, StreamKind.GYRO), MovesenseState)
+
 PROFILE = Profile(
     name="movesense",
     service_uuid=SERVICE_UUID,
-    characteristics=(
-        Characteristic(
-            DATA_UUID,
-            "SensorData notify",
-            decode,
-            (StreamKind.ACCEL, StreamKind.GYRO),
-            make_state=MovesenseState,
-        ),
-    ),
+    characteristics=(Characteristic(DATA_UUID, "SensorData notify", decode),),
     spec="Movesense gatt_sensordata_app (GATT SensorData), /Meas/Acc and /Meas/Gyro",
     start=(
         (COMMAND_UUID, subscribe_command(1, "/Meas/Acc/52")),

@@ -333,6 +333,14 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _utc_ns(dev: str, obj: dict[str, Any], label: str) -> int:
+    """``obj["t_ns"]``: an integer UTC ns time in 2000-2100, or a DecodeError naming ``label``."""
+    t = obj.get("t_ns")
+    if isinstance(t, bool) or not isinstance(t, int) or not (9.46e17 <= t <= 4.1e18):
+        raise DecodeError(dev, -1, f"{label} must be UTC ns in 2000-2100, got {_short(t)}")
+    return t
+
+
 def _int_field(dev: str, obj: dict[str, Any], name: str, lo: int = 0, hi: int = MAX_SEQ) -> int:
     value = obj.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
@@ -421,9 +429,7 @@ def _decode_event(parts: TopicParts, e: Any, i: int, seq: int) -> DeviceEvent:
     kind = e.get("event")
     if kind not in SESSION_EVENTS:
         raise DecodeError(dev, -1, f"{where}.event must be start or stop, got {_short(kind)}")
-    t = e.get("t_ns")
-    if isinstance(t, bool) or not isinstance(t, int) or not (9.46e17 <= t <= 4.1e18):
-        raise DecodeError(dev, -1, f"{where}.t_ns must be UTC ns in 2000-2100, got {_short(t)}")
+    t = _utc_ns(dev, e, f"{where}.t_ns")
     _check_identity(parts, e, where)
     sid = _id_or_none(dev, e, where, "session_id")
     ex = _id_or_none(dev, e, where, "exercise")
@@ -452,9 +458,7 @@ def _decode_status(parts: TopicParts, obj: dict[str, Any]) -> DeviceEvent:
     state = obj.get("state")
     if state not in STATUS_STATES:
         raise DecodeError(dev, -1, f"'state' must be online or offline, got {_short(state)}")
-    t = obj.get("t_ns")
-    if isinstance(t, bool) or not isinstance(t, int) or not (9.46e17 <= t <= 4.1e18):
-        raise DecodeError(dev, -1, f"'t_ns' must be UTC ns in 2000-2100, got {_short(t)}")
+    t = _utc_ns(dev, obj, "'t_ns'")
     detail = {"state": state}
     if isinstance(obj.get("fw"), str):
         detail["fw"] = obj["fw"][:32]
@@ -706,9 +710,7 @@ def decode_receipt(payload: bytes, device: str = "receipt") -> Receipt:
     extra = sorted(set(obj) - {"v", "t_ns", "seqs", "dead"})
     if extra:
         raise DecodeError(device, -1, f"unknown field {extra[0]!r}")
-    t = obj.get("t_ns")
-    if isinstance(t, bool) or not isinstance(t, int) or not (9.46e17 <= t <= 4.1e18):
-        raise DecodeError(device, -1, f"'t_ns' must be UTC ns in 2000-2100, got {_short(t)}")
+    t = _utc_ns(device, obj, "'t_ns'")
     seqs_obj = obj.get("seqs")
     if not isinstance(seqs_obj, dict):
         raise DecodeError(device, -1, "'seqs' must be an object {stream: [[first, last], ...]}")

@@ -37,7 +37,7 @@ import numpy as np
 
 from devices.errors import DecodeError
 from devices.frame import Frame, StreamKind
-from devices.registry import Align, Characteristic, Profile, anchor_to_host, frame, need
+from devices.registry import Characteristic, DecodeContext, Decoder, Profile, need, spaced_before
 
 FAMILY = "polar_pmd"
 SERVICE_UUID = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
@@ -135,16 +135,7 @@ def _delta_samples(payload: bytes, off: int, resolution_bits: int) -> np.ndarray
     return np.asarray(out, dtype=np.float64)
 
 
-def decode(
-    payload: bytes,
-    *,
-    subject: str,
-    device: str,
-    host_t_ns: int,
-    seq: int,
-    state: PmdState | None = None,
-    align: Align | None = None,
-) -> list[Frame]:
+def _decode(payload: bytes, ctx: DecodeContext, st: PmdState) -> list[Frame]:
     """Decode one PMD accelerometer data frame (polar-ble-sdk PMD specification).
 
     Returns one ``accel`` frame in g. ``device_t_ns`` holds sensor time (ns since 2000-01-01,
@@ -157,8 +148,6 @@ def decode(
         Short header, a measurement type other than accelerometer, an unknown frame type,
         a timestamp beyond int64, or truncated sample data.
     """
-    payload = bytes(payload)
-    st = state if state is not None else PmdState()
     need(payload, 0, 10, FAMILY, "PMD data header")
     if payload[0] != MEAS_ACC:
         raise DecodeError(FAMILY, 0, f"measurement type {payload[0]:#04x} is not ACC (0x02)")
@@ -173,33 +162,25 @@ def decode(
     n = mg.shape[0]
     if n > MAX_SAMPLES:
         raise DecodeError(FAMILY, 10, f"more than {MAX_SAMPLES} samples in one frame")
-    step_ns = round(1e9 / st.fs_hz)
-    device_t = np.int64(ts) - step_ns * np.arange(n - 1, -1, -1, dtype=np.int64)
-    t = (align or anchor_to_host)(device_t, host_t_ns)
+    device_t = spaced_before(ts, n, st.fs_hz)
     return [
-        frame(
-            FAMILY,
-            subject,
-            device,
+        ctx.frame(
             StreamKind.ACCEL,
-            t,
+            ctx.to_utc(device_t),
             mg / 1000.0,
             fs_hz=st.fs_hz,
-            seq=seq,
             device_t_ns=device_t,
             meta={"frame_type": ftype, "device_epoch": "2000-01-01"},
         )
     ]
 
 
+decode = Decoder(FAMILY, _decode, (StreamKind.ACCEL,), PmdState)
+
 PROFILE = Profile(
     name="polar_pmd",
     service_uuid=SERVICE_UUID,
-    characteristics=(
-        Characteristic(
-            DATA_UUID, "PMD data (ACC)", decode, (StreamKind.ACCEL,), make_state=PmdState
-        ),
-    ),
+    characteristics=(Characteristic(DATA_UUID, "PMD data (ACC)", decode),),
     spec="Polar polar-ble-sdk PMD specification (ACC, frame types 0-2 and delta-compressed)",
     start=((CONTROL_POINT_UUID, start_command(52, 16, 8)),),
     stop=((CONTROL_POINT_UUID, stop_command()),),

@@ -24,7 +24,7 @@ import numpy as np
 
 from devices.errors import DecodeError
 from devices.frame import Frame, StreamKind
-from devices.registry import Align, Characteristic, Profile, frame, need
+from devices.registry import Characteristic, DecodeContext, Decoder, Profile, need, spaced_before
 
 FAMILY = "witmotion"
 SERVICE_UUID = "0000ffe5-0000-1000-8000-00805f9a34fb"
@@ -50,16 +50,7 @@ _STREAMS = (
 )
 
 
-def decode(
-    payload: bytes,
-    *,
-    subject: str,
-    device: str,
-    host_t_ns: int,
-    seq: int,
-    state: WitMotionState | None = None,
-    align: Align | None = None,
-) -> list[Frame]:
+def _decode(payload: bytes, ctx: DecodeContext, st: WitMotionState) -> list[Frame]:
     """Decode one BWT901BLE notification (WitMotion WT901BLE protocol, packet ``55 61``).
 
     Returns ``accel`` (g), ``gyro`` (deg/s) and ``orientation`` (roll, pitch, yaw in deg)
@@ -70,8 +61,6 @@ def decode(
     DecodeError
         Length not a multiple of 20, a packet without the 0x55 header, or an unknown flag.
     """
-    payload = bytes(payload)
-    st = state if state is not None else WitMotionState()
     need(payload, 0, PACKET_BYTES, FAMILY, "20-byte packet")
     if len(payload) % PACKET_BYTES:
         raise DecodeError(
@@ -92,26 +81,19 @@ def decode(
     if not rows:
         return []
     raw = np.asarray(rows, dtype=np.float64)
-    n = raw.shape[0]
-    step = round(1e9 / st.fs_hz)
-    t = np.int64(host_t_ns) - step * np.arange(n - 1, -1, -1, dtype=np.int64)
+    t = spaced_before(ctx.host_t_ns, raw.shape[0], st.fs_hz)
     return [
-        frame(FAMILY, subject, device, kind, t, raw[:, cols] * scale, fs_hz=st.fs_hz, seq=seq)
-        for kind, cols, scale in _STREAMS
+        ctx.frame(kind, t, raw[:, cols] * scale, fs_hz=st.fs_hz) for kind, cols, scale in _STREAMS
     ]
 
+
+decode = Decoder(
+    FAMILY, _decode, (StreamKind.ACCEL, StreamKind.GYRO, StreamKind.ORIENTATION), WitMotionState
+)
 
 PROFILE = Profile(
     name="witmotion_bwt901ble",
     service_uuid=SERVICE_UUID,
-    characteristics=(
-        Characteristic(
-            NOTIFY_UUID,
-            "BWT901BLE data",
-            decode,
-            (StreamKind.ACCEL, StreamKind.GYRO, StreamKind.ORIENTATION),
-            make_state=WitMotionState,
-        ),
-    ),
+    characteristics=(Characteristic(NOTIFY_UUID, "BWT901BLE data", decode),),
     spec="WitMotion BWT901BLE protocol, packet 0x55 0x61",
 )

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -177,8 +177,29 @@ class FoundSet:
         return len(self.reps)
 
 
+class _Counted(Protocol):
+    @property
+    def count(self) -> int: ...
+
+
+class SetTotals:
+    """Repetition counts of a result made of sets (a found bout, a segmented session)."""
+
+    sets: Sequence[_Counted]
+
+    @property
+    def reps_per_set(self) -> list[int]:
+        """Repetition count of each set."""
+        return [s.count for s in self.sets]
+
+    @property
+    def total_reps(self) -> int:
+        """Total repetitions over all sets."""
+        return sum(self.reps_per_set)
+
+
 @dataclass(frozen=True)
-class ExerciseBout:
+class ExerciseBout(SetTotals):
     """One period of exercise: its sets, the rests between them (s) and a confidence 0-1.
 
     ``exercise`` is the library exercise it most resembles (``None`` when not asked or no
@@ -192,16 +213,6 @@ class ExerciseBout:
     confidence: float
     exercise: str | None = None
     exercise_score: float = 0.0
-
-    @property
-    def reps_per_set(self) -> list[int]:
-        """Repetition count of each set."""
-        return [s.count for s in self.sets]
-
-    @property
-    def total_reps(self) -> int:
-        """Total repetitions of the bout."""
-        return sum(self.reps_per_set)
 
     @property
     def period_s(self) -> float:

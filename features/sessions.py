@@ -15,6 +15,7 @@ import numpy as np
 
 from devices.errors import InputError
 from features.exercises import ExerciseProfile
+from features.finding import SetTotals
 from features.finding import find_exercise as find_exercise  # exercise found in a raw stream
 from features.reps import Repetition, count_reps
 from features.reps.counter import set_indices
@@ -50,22 +51,12 @@ class RestResult:
 
 
 @dataclass(frozen=True)
-class SessionResult:
+class SessionResult(SetTotals):
     """Sets and rests of a session; ``reason`` explains an empty session."""
 
     sets: list[SetResult]
     rests: list[RestResult]
     reason: str
-
-    @property
-    def reps_per_set(self) -> list[int]:
-        """Repetition count of each set."""
-        return [s.count for s in self.sets]
-
-    @property
-    def total_reps(self) -> int:
-        """Total repetitions over all sets."""
-        return sum(self.reps_per_set)
 
 
 def segment_session(

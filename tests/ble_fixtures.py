@@ -8,17 +8,20 @@ Nothing is patched: the far end (BlueZ) is faked, the library under test is real
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from ingest.ble_sim import BlePeripheralSim, SimSettings
 
 CENTRAL = "00:00:00:00:00:01"
 PERIPHERAL = "00:00:00:00:00:02"
@@ -134,3 +137,14 @@ def bluezoo_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         if zoo is not None:
             _stop(zoo)
         _stop(daemon)
+
+
+@contextlib.asynccontextmanager
+async def peripheral(zoo: BlueZoo, settings: SimSettings) -> AsyncIterator[BlePeripheralSim]:
+    """The simulated peripheral, served on ``zoo``'s adapter hci1 inside the ``async with``."""
+    sim = BlePeripheralSim(settings)
+    await sim.start(zoo.address)
+    try:
+        yield sim
+    finally:
+        await sim.stop()

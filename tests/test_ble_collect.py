@@ -20,7 +20,7 @@ from ingest.ble import BleCollector, BleSettings, UnknownDeviceError
 from ingest.ble_sim import BlePeripheralSim, SimSettings
 from ingest.errors import CollectorError
 from ingest.store import Store
-from tests.ble_fixtures import PERIPHERAL, BlueZoo, bluezoo_fixture  # noqa: F401
+from tests.ble_fixtures import PERIPHERAL, BlueZoo, bluezoo_fixture, peripheral  # noqa: F401
 
 pytestmark = pytest.mark.ble
 
@@ -45,28 +45,26 @@ async def run_session(
     **settings: object,
 ) -> tuple[BlePeripheralSim, BleCollector]:
     """Start the simulator and a collector, run ``script``, stop both cleanly."""
-    sim = BlePeripheralSim(sim_settings)
-    await sim.start(zoo.address)
-    collector = BleCollector(
-        BleSettings(
-            device=device,
-            subject="P001",
-            adapter="hci0",
-            scan_timeout_s=10,
-            backoff_initial_s=0.2,
-            backoff_cap_s=1.0,
-            **settings,  # type: ignore[arg-type]
-        ),
-        store,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(collector.run(stop))
-    try:
-        await script(sim, collector)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
-        await sim.stop()
+    async with peripheral(zoo, sim_settings) as sim:
+        collector = BleCollector(
+            BleSettings(
+                device=device,
+                subject="P001",
+                adapter="hci0",
+                scan_timeout_s=10,
+                backoff_initial_s=0.2,
+                backoff_cap_s=1.0,
+                **settings,  # type: ignore[arg-type]
+            ),
+            store,
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(collector.run(stop))
+        try:
+            await script(sim, collector)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
     return sim, collector
 
 
@@ -228,9 +226,7 @@ def test_heart_rate_by_address(bluezoo: BlueZoo, store: Store) -> None:
 
 def test_unknown_device_refused_with_what_it_advertises(bluezoo: BlueZoo, store: Store) -> None:
     async def main() -> None:
-        sim = BlePeripheralSim(SimSettings(profile="unknown"))
-        await sim.start(bluezoo.address)
-        try:
+        async with peripheral(bluezoo, SimSettings(profile="unknown")):
             c = BleCollector(
                 BleSettings(device="Mystery Gadget", subject="P001", adapter="hci0"), store
             )
@@ -241,8 +237,6 @@ def test_unknown_device_refused_with_what_it_advertises(bluezoo: BlueZoo, store:
             assert "0000feed-0000-1000-8000-00805f9b34fb" in msg
             assert polar_pmd.SERVICE_UUID in msg  # the known services are listed
             assert c.status.connections == 0
-        finally:
-            await sim.stop()
 
     asyncio.run(main())
 
@@ -266,9 +260,7 @@ def test_vanished_device_retried_then_reported(bluezoo: BlueZoo, store: Store) -
 
 def test_not_found_names_what_was_seen(bluezoo: BlueZoo, store: Store) -> None:
     async def main() -> None:
-        sim = BlePeripheralSim(SimSettings(profile="unknown"))
-        await sim.start(bluezoo.address)
-        try:
+        async with peripheral(bluezoo, SimSettings(profile="unknown")):
             settings = BleSettings(
                 device="Polar H10 1234", subject="P001", adapter="hci0", scan_timeout_s=1.0,
                 max_attempts=1,
@@ -279,8 +271,6 @@ def test_not_found_names_what_was_seen(bluezoo: BlueZoo, store: Store) -> None:
                 "not seen within 1 s; seen: Mystery Gadget [00:00:00:00:00:02] advertising "
                 "0000feed-0000-1000-8000-00805f9b34fb" in str(err.value)
             )
-        finally:
-            await sim.stop()
 
     asyncio.run(main())
 
@@ -310,12 +300,10 @@ def test_run_blocking_in_a_thread_until_stopped(bluezoo: BlueZoo, store: Store) 
     sim_ready, sim_stop, stop = threading.Event(), threading.Event(), threading.Event()
 
     async def serve_sim() -> None:
-        sim = BlePeripheralSim(SimSettings(profile="heart_rate"))
-        await sim.start(bluezoo.address)
-        sim_ready.set()
-        while not sim_stop.is_set():
-            await asyncio.sleep(0.05)
-        await sim.stop()
+        async with peripheral(bluezoo, SimSettings(profile="heart_rate")):
+            sim_ready.set()
+            while not sim_stop.is_set():
+                await asyncio.sleep(0.05)
 
     sim_thread = threading.Thread(target=asyncio.run, args=(serve_sim(),))
     sim_thread.start()
@@ -369,16 +357,12 @@ def test_store_failure_stops_collection_with_the_error(bluezoo: BlueZoo, store: 
             raise StoreError("store", "full.sqlite", "database or disk is full")
 
     async def main() -> None:
-        sim = BlePeripheralSim(SimSettings(profile="heart_rate"))
-        await sim.start(bluezoo.address)
-        try:
+        async with peripheral(bluezoo, SimSettings(profile="heart_rate")):
             c = BleCollector(
                 BleSettings(device="HR-Sim", subject="P001", adapter="hci0"), FullDisk()
             )
             with pytest.raises(StoreError, match="disk is full"):
                 await asyncio.wait_for(c.run(asyncio.Event()), 30)
             assert c.status.connections == 1
-        finally:
-            await sim.stop()
 
     asyncio.run(main())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +16,10 @@ from adherence.pipeline import derive
 from adherence.plan import load_plans
 from adherence.scoring import rescore
 from devices.recording import read_recording
-from ingest.mqtt import MqttCollector
 from ingest.mqtt_settings import MqttSettings
 from ingest.mqtt_sim import publish_messages, recording_messages, recording_status_topics
 from ingest.store import Store
+from tests.mqtt_helpers import running_collector
 from tests.services import InfluxDB16, Mosquitto, wait_until
 
 pytestmark = pytest.mark.services
@@ -39,14 +38,8 @@ def test_recording_reaches_influxdb_exactly(
             shutil.copy(SAMPLE / "recordings" / f"{name}{suffix}", rec_dir)
 
     store = Store(tmp_path / "store.sqlite")
-    collector = MqttCollector(
-        MqttSettings(broker=mosquitto.url, prefix="e2e", client_id="e2e-collector"), store
-    )
-    stop = threading.Event()
-    thread = threading.Thread(target=collector.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        assert collector.subscribed.wait(30)
+    collecting = MqttSettings(broker=mosquitto.url, prefix="e2e", client_id="e2e-collector")
+    with running_collector(collecting, store):
         messages = list(recording_messages("e2e", rec_dir, samples_per_frame=50))
         sent = publish_messages(
             MqttSettings(broker=mosquitto.url, prefix="e2e", client_id="e2e-sim"),
@@ -56,9 +49,6 @@ def test_recording_reaches_influxdb_exactly(
         )
         assert sent.messages == len(messages)
         assert wait_until(lambda: store.count("frames") == len(messages), timeout_s=60)
-    finally:
-        stop.set()
-        thread.join(30)
     assert store.dead_letters() == []
 
     # Stored exactly what was sent: the phone's irregular samples on the nominal-rate grid

@@ -85,9 +85,14 @@ def ps(subject: str) -> str:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 class TestTablesMatchStore:
-    def test_minute(self, filled: Store, tmp_path: Path, fmt: str) -> None:
+    @pytest.fixture
+    def exported(self, filled: Store, tmp_path: Path, fmt: str) -> Path:
+        """The folder with every table of ``filled`` exported in ``fmt`` (with the plans)."""
         export(filled, tmp_path, key=KEY, fmt=fmt, plans=plans(), progress=False)
-        df = read(tmp_path, "minute", fmt)
+        return tmp_path
+
+    def test_minute(self, exported: Path, fmt: str) -> None:
+        df = read(exported, "minute", fmt)
         want = [(ps(s), *r) for s in SUBJECTS for r in want_minutes(s)]
         assert len(want) == (3 * 1440 + 62) + (2 * 1440 + 1)  # 14:00Z 9th-15:01Z 12th; 2 days
         assert list(df["subject"]) == [w[0] for w in want]
@@ -114,9 +119,8 @@ class TestTablesMatchStore:
         else:
             assert df["time_local"].iloc[i] == "2026-11-09T22:00:00-05:00"
 
-    def test_daily(self, filled: Store, tmp_path: Path, fmt: str) -> None:
-        export(filled, tmp_path, key=KEY, fmt=fmt, plans=plans(), progress=False)
-        df = read(tmp_path, "daily", fmt)
+    def test_daily(self, exported: Path, fmt: str, filled: Store) -> None:
+        df = read(exported, "daily", fmt)
         want = [(ps(s), *r) for s in SUBJECTS for r in DAILY[s]]
         assert list(df["subject"]) == [w[0] for w in want]
         assert list(df["date_local"]) == [w[1] for w in want]
@@ -134,9 +138,8 @@ class TestTablesMatchStore:
             if day in {r[0] for r in DAILY[s]}
         ]
 
-    def test_sessions_sets_repetitions(self, filled: Store, tmp_path: Path, fmt: str) -> None:
-        export(filled, tmp_path, key=KEY, fmt=fmt, plans=plans(), progress=False)
-        sessions = read(tmp_path, "sessions", fmt)
+    def test_sessions_sets_repetitions(self, exported: Path, fmt: str) -> None:
+        sessions = read(exported, "sessions", fmt)
         assert list(sessions["session"]) == [session_pseudonym(KEY, s.session_id) for s in SESSIONS]
         assert list(sessions["subject"]) == [ps(s.subject) for s in SESSIONS]
         assert ns(sessions["start_utc"]) == [s.start_ns for s in SESSIONS]
@@ -147,14 +150,14 @@ class TestTablesMatchStore:
         assert list(sessions["plan_entry"]) == ["core-a"] * 3
         assert list(sessions["synthetic"].astype("boolean")) == [True, pd.NA, False]
 
-        sets = read(tmp_path, "sets", fmt)
+        sets = read(exported, "sets", fmt)
         want_sets = [(s, st) for s in SESSIONS for st in s.sets]
         assert list(sets["session"]) == [session_pseudonym(KEY, s.session_id) for s, _ in want_sets]
         assert list(sets["set_index"]) == [st.set_index for _, st in want_sets]
         assert ns(sets["start_utc"]) == [st.start_ns for _, st in want_sets]
         assert list(sets["reps"]) == [len(st.reps) for _, st in want_sets]
 
-        reps = read(tmp_path, "repetitions", fmt)
+        reps = read(exported, "repetitions", fmt)
         want = [(s, st, i, r) for s in SESSIONS for st in s.sets for i, r in enumerate(st.reps)]
         assert len(reps) == 12
         assert list(reps["rep_index"]) == [i for _, _, i, _ in want]
@@ -163,9 +166,8 @@ class TestTablesMatchStore:
         assert list(reps["duration_s"]) == [r.duration_s for *_, r in want]
         assert list(reps["rom_deg"]) == [r.rom_deg for *_, r in want]
 
-    def test_bouts(self, filled: Store, tmp_path: Path, fmt: str) -> None:
-        export(filled, tmp_path, key=KEY, fmt=fmt, plans=plans(), progress=False)
-        df = read(tmp_path, "bouts", fmt)
+    def test_bouts(self, exported: Path, fmt: str) -> None:
+        df = read(exported, "bouts", fmt)
         want = [(ps(s), *r) for s in SUBJECTS for r in BOUTS[s]]
         assert list(df["subject"]) == [w[0] for w in want]
         assert ns(df["start_utc"]) == [w[1] for w in want]

@@ -27,7 +27,10 @@ def _mode(p: Path) -> int:
     return stat.S_IMODE(p.stat().st_mode)
 
 
-def _one_error_line(err: str) -> str:
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the command ``argv``: it must exit 2 with one error line on stderr, returned."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert "Traceback" not in err
     assert len(lines) == 1, err
@@ -54,36 +57,26 @@ def _foreign_sqlite(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _read_command(command: str, store: Path, tmp_path: Path) -> list[str]:
+    """The argv of a command that reads ``store``: its outputs go under ``tmp_path``
+    (``x`` for the export, ``r.html`` for the report)."""
+    key = write_private(tmp_path / "key", "k" * 32)
+    outputs = {
+        "score": [],
+        "export": ["--out", str(tmp_path / "x"), "--key-file", str(key)],
+        "report": ["--out", str(tmp_path / "r.html")],
+    }[command]
+    plans = [] if command == "export" else ["--plans", str(PLANS)]
+    return [command, "--store", str(store), *plans, *outputs]
+
+
 @pytest.mark.parametrize("command", ["score", "export", "report"])
 def test_read_commands_refuse_a_foreign_sqlite_file_untouched(
     command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     foreign = tmp_path / "crm.sqlite"
     before = _foreign_sqlite(foreign)
-    key = write_private(tmp_path / "key", "k" * 32)
-    argv = {
-        "score": ["score", "--store", str(foreign), "--plans", str(PLANS)],
-        "export": [
-            "export",
-            "--store",
-            str(foreign),
-            "--out",
-            str(tmp_path / "x"),
-            "--key-file",
-            str(key),
-        ],
-        "report": [
-            "report",
-            "--store",
-            str(foreign),
-            "--plans",
-            str(PLANS),
-            "--out",
-            str(tmp_path / "r.html"),
-        ],
-    }[command]
-    assert main(argv) == 2
-    line = _one_error_line(capsys.readouterr().err)
+    line = _refused(_read_command(command, foreign, tmp_path), capsys)
     assert "not an adherence store: an SQLite file of another program (tables: customers)" in line
     assert foreign.read_bytes() == before  # not a byte written into it
     assert not (tmp_path / "x").exists() and not (tmp_path / "r.html").exists()
@@ -94,30 +87,7 @@ def test_read_commands_refuse_a_missing_store_and_create_nothing(
     command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     typo = tmp_path / "no" / "such" / "typo.sqlite"
-    key = write_private(tmp_path / "key", "k" * 32)
-    argv = {
-        "score": ["score", "--store", str(typo), "--plans", str(PLANS)],
-        "export": [
-            "export",
-            "--store",
-            str(typo),
-            "--out",
-            str(tmp_path / "x"),
-            "--key-file",
-            str(key),
-        ],
-        "report": [
-            "report",
-            "--store",
-            str(typo),
-            "--plans",
-            str(PLANS),
-            "--out",
-            str(tmp_path / "r.html"),
-        ],
-    }[command]
-    assert main(argv) == 2
-    line = _one_error_line(capsys.readouterr().err)
+    line = _refused(_read_command(command, typo, tmp_path), capsys)
     assert str(typo) in line and ("missing" in line or "not found" in line)
     assert not (tmp_path / "no").exists()
 
@@ -232,8 +202,7 @@ def test_non_utf8_care_plan_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
         ["score", "--store", str(store), "--plans", str(plans)],
         ["report", "--store", str(store), "--plans", str(plans), "--out", str(tmp_path / "r.html")],
     ):
-        assert main(argv) == 2
-        line = _one_error_line(capsys.readouterr().err)
+        line = _refused(argv, capsys)
         assert str(plans) in line and f"not UTF-8 text (byte {bad_at})" in line
 
 
@@ -243,8 +212,7 @@ def test_non_utf8_serve_config_is_one_line(
     cfg = tmp_path / "serve.toml"
     head = b'store = "'
     cfg.write_bytes(head + LATIN1 + b'"\n')
-    assert main(["serve", "--config", str(cfg)]) == 2
-    line = _one_error_line(capsys.readouterr().err)
+    line = _refused(["serve", "--config", str(cfg)], capsys)
     assert str(cfg) in line and f"not UTF-8 text (byte {len(head) + 2})" in line
 
 
@@ -261,8 +229,7 @@ def test_non_utf8_password_file_is_one_line(
         "--store",
         str(tmp_path / "s.sqlite"),
     ]
-    assert main([*argv, "--username", "u", "--password-file", str(pw)]) == 2
-    line = _one_error_line(capsys.readouterr().err)
+    line = _refused([*argv, "--username", "u", "--password-file", str(pw)], capsys)
     assert str(pw) in line and "is not UTF-8 text (byte 2)" in line
 
 
@@ -286,6 +253,5 @@ def test_from_after_to_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
     store = tmp_path / "store.sqlite"
     Store(store).close()
     argv = ["score", "--store", str(store), "--plans", str(PLANS)]
-    assert main([*argv, "--from", "2026-11-20", "--to", "2026-11-10"]) == 2
-    line = _one_error_line(capsys.readouterr().err)
+    line = _refused([*argv, "--from", "2026-11-20", "--to", "2026-11-10"], capsys)
     assert "2026-11-20..2026-11-10" in line and "the first day is after the last" in line

@@ -8,9 +8,10 @@ a busy host) makes its timestamps jitter, which is not missing data.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from devices.frame import Frame, StreamKind, make_frame
+from devices.frame import Frame, StreamKind
 from devices.recording import Recording, read_recording
 from ingest.session import GAP_MIN_S, LiveSession, Target
 
@@ -28,18 +29,7 @@ def _device_clock(frames: list[Frame], late_ns: list[int]) -> list[Frame]:
     out = []
     for i, f in enumerate(frames):
         device = f.t_ns - frames[0].start_ns + 10**12 + late_ns[i % len(late_ns)]
-        out.append(
-            make_frame(
-                f.subject,
-                f.device,
-                f.stream,
-                f.t_ns,
-                f.values,
-                fs_hz=f.fs_hz,
-                seq=f.seq,
-                device_t_ns=device,
-            )
-        )
+        out.append(dataclasses.replace(f, device_t_ns=device, meta={}))
     return out
 
 

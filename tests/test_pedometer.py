@@ -9,100 +9,60 @@ from devices.pedometer import totals_to_intervals
 
 S = 1_000_000_000  # ns per second
 
+
+def case(
+    case_id: str,
+    t_s: list[int],
+    totals: list[int],
+    rows: list[tuple[int, int, int]],
+    *,
+    wrap_at: int | None = None,
+    resets: tuple[int, ...] = (),
+    wraps: tuple[int, ...] = (),
+) -> object:
+    """One parameter row; ``resets`` and ``wraps`` name the expected rows (by index) that
+    follow a counter reset or a wrap, every other row being neither."""
+    reset = [i in resets for i in range(len(rows))]
+    wrapped = [i in wraps for i in range(len(rows))]
+    return pytest.param(t_s, totals, wrap_at, rows, reset, wrapped, id=case_id)
+
+
 CASES = [
-    # id, t_s, totals, wrap_at, expected (start_s, end_s, steps) rows, resets, wraps
-    pytest.param([], [], None, [], [], [], id="empty"),
-    pytest.param([0], [500], None, [], [], [], id="single-report"),
-    pytest.param(
-        [0, 60, 120],
-        [1000, 1050, 1130],
-        None,
-        [(0, 60, 50), (60, 120, 80)],
-        [False, False],
-        [False, False],
-        id="plain",
-    ),
-    pytest.param(
-        [0, 60, 60, 120],
-        [1000, 1050, 1050, 1130],
-        None,
-        [(0, 60, 50), (60, 120, 80)],
-        [False, False],
-        [False, False],
-        id="duplicate",
-    ),
-    pytest.param(
-        [120, 0, 60],
-        [1130, 1000, 1050],
-        None,
-        [(0, 60, 50), (60, 120, 80)],
-        [False, False],
-        [False, False],
-        id="out-of-order",
-    ),
-    pytest.param(
-        [0, 60, 3600],
-        [1000, 1050, 4050],
-        None,
-        [(0, 60, 50), (60, 3600, 3000)],
-        [False, False],
-        [False, False],
-        id="missing-reports",
-    ),
-    pytest.param(
+    # id, t_s, totals, expected (start_s, end_s, steps) rows; wrap_at; the rows that are
+    # counter resets and the rows where the counter wrapped
+    case("empty", [], [], []),
+    case("single-report", [0], [500], []),
+    case("plain", [0, 60, 120], [1000, 1050, 1130], [(0, 60, 50), (60, 120, 80)]),
+    case("duplicate", [0, 60, 60, 120], [1000, 1050, 1050, 1130], [(0, 60, 50), (60, 120, 80)]),
+    case("out-of-order", [120, 0, 60], [1130, 1000, 1050], [(0, 60, 50), (60, 120, 80)]),
+    case("missing-reports", [0, 60, 3600], [1000, 1050, 4050], [(0, 60, 50), (60, 3600, 3000)]),
+    case(
+        "reboot-reset",
         [0, 60, 120, 180],
         [1000, 1050, 30, 70],
-        None,
         [(0, 60, 50), (60, 120, 30), (120, 180, 40)],
-        [False, True, False],
-        [False, False, False],
-        id="reboot-reset",
+        resets=(1,),
     ),
-    pytest.param(
-        [0, 60, 120],
-        [1000, 1050, 0],
-        None,
-        [(0, 60, 50), (60, 120, 0)],
-        [False, True],
-        [False, False],
-        id="reset-to-zero",
-    ),
-    pytest.param(
+    case("reset-to-zero", [0, 60, 120], [1000, 1050, 0], [(0, 60, 50), (60, 120, 0)], resets=(1,)),
+    case(
+        "u16-wrap",
         [0, 10, 20],
         [65500, 65530, 14],
-        2**16,
         [(0, 10, 30), (10, 20, 20)],
-        [False, False],
-        [False, True],
-        id="u16-wrap",
+        wrap_at=2**16,
+        wraps=(1,),
     ),
-    pytest.param(
-        [0, 10],
-        [2**32 - 5, 5],
-        2**32,
-        [(0, 10, 10)],
-        [False],
-        [True],
-        id="u32-wrap",
-    ),
-    pytest.param(
-        # a drop from 30000 to 10 in 1 s would be 35546 steps if it wrapped: a reset
-        [0, 1],
-        [30000, 10],
-        2**16,
-        [(0, 1, 10)],
-        [True],
-        [False],
-        id="u16-drop-is-reset",
-    ),
-    pytest.param(
+    case("u32-wrap", [0, 10], [2**32 - 5, 5], [(0, 10, 10)], wrap_at=2**32, wraps=(0,)),
+    # a drop from 30000 to 10 in 1 s would be 35546 steps if it wrapped: a reset
+    case("u16-drop-is-reset", [0, 1], [30000, 10], [(0, 1, 10)], wrap_at=2**16, resets=(0,)),
+    case(
+        "wrap-dup-reset",
         [0, 10, 20, 20, 30, 40],
         [65530, 4, 8, 8, 3, 9],
-        2**16,
         [(0, 10, 10), (10, 20, 4), (20, 30, 3), (30, 40, 6)],
-        [False, False, True, False],
-        [True, False, False, False],
-        id="wrap-dup-reset",
+        wrap_at=2**16,
+        resets=(2,),
+        wraps=(0,),
     ),
 ]
 

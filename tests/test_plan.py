@@ -12,7 +12,7 @@ import pytest
 
 from adherence.errors import PlanError
 from adherence.plan import load_plans, parse_plans
-from tests.support.plans import sample_doc
+from tests.support.plans import DELETE, edited, sample_doc
 
 
 def test_load_sample(tmp_path: Path) -> None:
@@ -66,17 +66,6 @@ def test_day_bounds_follow_dst() -> None:
     assert hi - lo == 25 * 3600 * 10**9
 
 
-def _set(doc: dict[str, Any], path: list[Any], value: Any) -> None:
-    node: Any = doc
-    for key in path[:-1]:
-        node = node[key]
-    if value is _DELETE:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-
-
-_DELETE = object()
 P0 = ["plans", 0]
 S0 = [*P0, "sessions", 0]
 
@@ -87,7 +76,7 @@ S0 = [*P0, "sessions", 0]
         (["format"], "care-plan/2", "format", "must be 'adherence-care-plan/1'"),
         (["plans"], [], "plans", "must not be empty"),
         ([*P0, "subject"], "Jane Doe", "plans[0].subject", "pseudonymous id"),
-        ([*P0, "programme"], _DELETE, "plans[0].programme", "is required"),
+        ([*P0, "programme"], DELETE, "plans[0].programme", "is required"),
         ([*P0, "start_date"], "2026-11-31", "plans[0].start_date", "YYYY-MM-DD"),
         ([*P0, "length_days"], 0, "plans[0].length_days", "between 1 and 3660"),
         ([*P0, "length_days"], True, "plans[0].length_days", "must be an integer"),
@@ -116,8 +105,7 @@ S0 = [*P0, "sessions", 0]
     ],
 )
 def test_bad_field_is_named(path: list[Any], value: Any, field: str, why: str) -> None:
-    doc = sample_doc()
-    _set(doc, path, value)
+    doc = edited(sample_doc(), path, value)
     with pytest.raises(PlanError) as info:
         parse_plans(doc, "plans.json")
     assert info.value.field == field

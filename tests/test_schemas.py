@@ -31,6 +31,7 @@ from devices.mqtt_wire import (
 from devices.schemas import NAMES, first_error, schema
 from features.synthetic import synth_session
 from ingest.session import LiveSession, Target
+from tests.support.plans import DELETE, edited
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = 1_794_304_800_000_000_000
@@ -184,20 +185,6 @@ def _plans() -> dict[str, Any]:
     return doc
 
 
-def _set(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    out = copy.deepcopy(doc)
-    node: Any = out
-    keys = [int(k) if k.isdigit() else k for k in path.split(".")]
-    for k in keys[:-1]:
-        node = node[k]
-    if value is _DELETE:
-        del node[keys[-1]]
-    else:
-        node[keys[-1]] = value
-    return out
-
-
-_DELETE = object()
 PLAN_CASES = [
     ("plans.0.length_days", 0),
     ("plans.0.length_days", True),
@@ -207,7 +194,7 @@ PLAN_CASES = [
     ("plans.0.sessions.0.weekdays", []),
     ("plans.0.sessions.0.exercises.0.sets", 51),
     ("plans.0.step_goal.start", 0),
-    ("plans.0.step_goal", _DELETE),
+    ("plans.0.step_goal", DELETE),
     ("plans.0.extra", 1),
     ("format", "adherence-care-plan/2"),
 ]
@@ -215,7 +202,8 @@ PLAN_CASES = [
 
 @pytest.mark.parametrize(("path", "value"), PLAN_CASES)
 def test_plan_schema_and_loader_both_refuse(path: str, value: Any) -> None:
-    doc = _set(_plans(), path, value)
+    keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+    doc = edited(_plans(), keys, value)
     assert first_error("care-plan-1", doc) is not None
     with pytest.raises(PlanError):
         parse_plans(doc)

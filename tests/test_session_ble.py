@@ -17,12 +17,12 @@ from adherence.plan import load_plans
 from devices.recording import write_recording
 from features.synthetic import synth_session
 from ingest.ble import BleCollector, BleSettings
-from ingest.ble_sim import BlePeripheralSim, SimSettings
+from ingest.ble_sim import SimSettings
 from ingest.session import GAP_MIN_S, Feedback, LiveSession, Target
 from ingest.session_mqtt import save_session
 from ingest.session_tee import SessionTee
 from ingest.store import Store
-from tests.ble_fixtures import PERIPHERAL, BlueZoo, bluezoo_fixture  # noqa: F401
+from tests.ble_fixtures import PERIPHERAL, BlueZoo, bluezoo_fixture, peripheral  # noqa: F401
 
 pytestmark = pytest.mark.ble
 
@@ -55,39 +55,43 @@ def _recording(tmp_path: Path) -> tuple[Path, int]:
 async def _session(
     zoo: BlueZoo, store: Store, recording: Path, n_samples: int, *, disconnect_at: int | None
 ) -> tuple[LiveSession, list[Feedback], BleCollector]:
-    sim = BlePeripheralSim(SimSettings(profile="movesense", recording=recording, fs_hz=FS_HZ))
-    await sim.start(zoo.address)
-    session = LiveSession(
-        "ble-1", "P001", PERIPHERAL, "bridge", time.time_ns() - 10**9, target=Target(2, 4)
-    )
-    feedback: list[Feedback] = [session.start_feedback()]
-    tee = SessionTee(store, session, feedback.append)
-    collector = BleCollector(
-        BleSettings(
-            device=PERIPHERAL,
-            subject="P001",
-            adapter="hci0",
-            backoff_initial_s=0.2,
-            backoff_cap_s=1.0,
-        ),
-        tee,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(collector.run(stop))
-    deadline = time.monotonic() + 150
-    try:
-        disconnected = False
-        # the recording plays once in real time (then the simulator loops it: stop there)
-        while collector.status.samples < 2 * n_samples:  # accel + gyro samples
-            assert time.monotonic() < deadline, "recording did not play through in time"
-            if disconnect_at and not disconnected and collector.status.samples >= 2 * disconnect_at:
-                await sim.force_disconnect()
-                disconnected = True
-            await asyncio.sleep(0.05)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
-        await sim.stop()
+    async with peripheral(
+        zoo, SimSettings(profile="movesense", recording=recording, fs_hz=FS_HZ)
+    ) as sim:
+        session = LiveSession(
+            "ble-1", "P001", PERIPHERAL, "bridge", time.time_ns() - 10**9, target=Target(2, 4)
+        )
+        feedback: list[Feedback] = [session.start_feedback()]
+        tee = SessionTee(store, session, feedback.append)
+        collector = BleCollector(
+            BleSettings(
+                device=PERIPHERAL,
+                subject="P001",
+                adapter="hci0",
+                backoff_initial_s=0.2,
+                backoff_cap_s=1.0,
+            ),
+            tee,
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(collector.run(stop))
+        deadline = time.monotonic() + 150
+        try:
+            disconnected = False
+            # the recording plays once in real time (then the simulator loops it: stop there)
+            while collector.status.samples < 2 * n_samples:  # accel + gyro samples
+                assert time.monotonic() < deadline, "recording did not play through in time"
+                if (
+                    disconnect_at
+                    and not disconnected
+                    and collector.status.samples >= 2 * disconnect_at
+                ):
+                    await sim.force_disconnect()
+                    disconnected = True
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
     feedback += session.finish(time.time_ns())
     return session, feedback, collector
 

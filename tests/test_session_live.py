@@ -22,6 +22,7 @@ from ingest.session import LiveSession, Target
 from ingest.session_mqtt import SessionService, SessionServiceSettings
 from ingest.store import Store
 from tests.services import Mosquitto, wait_until
+from tests.support.running import running
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 BRIDGE = "ex-P001-2026-11-09-bridge"  # synthetic, truth 2 sets of 10
@@ -162,14 +163,18 @@ def service(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[tuple[SessionServi
         store,
         CarePlanPlanner(load_plans(SAMPLE / "care_plans.json"), ["coach"]),
     )
-    stop = threading.Event()
-    th = threading.Thread(target=svc.run, args=(stop,), daemon=True)
-    th.start()
-    assert svc.subscribed.wait(15)
-    yield svc, store
-    stop.set()
-    th.join(20)
+    with running(svc.run):
+        assert svc.subscribed.wait(15)
+        yield svc, store
     store.close()
+
+
+@pytest.fixture
+def app(mosquitto: Mosquitto) -> Iterator[App]:
+    """The patient's app on the service's ``live`` prefix, closed after the test."""
+    client = App(mosquitto, "live")
+    yield client
+    client.close()
 
 
 def _kinds(events: list[dict[str, object]]) -> list[tuple[object, ...]]:
@@ -178,10 +183,9 @@ def _kinds(events: list[dict[str, object]]) -> list[tuple[object, ...]]:
 
 @pytest.mark.services
 def test_two_patients_at_once_get_their_own_feedback_in_order(
-    service: tuple[SessionService, Store], mosquitto: Mosquitto
+    service: tuple[SessionService, Store], app: App
 ) -> None:
     svc, store = service
-    app = App(mosquitto, "live")
     a = list(session_messages(rec(BRIDGE), "live", "sa"))
     b = list(session_messages(rec(SIT), "live", "sb"))
     for i in range(max(len(a), len(b))):  # interleaved, as two homes would publish
@@ -208,7 +212,6 @@ def test_two_patients_at_once_get_their_own_feedback_in_order(
             1.0,
         )
         assert events[1]["reps_target"] == 10 and events[1]["sets_target"] == 2
-    app.close()
     assert wait_until(lambda: svc.stats.finished == 2, timeout_s=10)
     stored = {s.session_id: s for s in store.sessions()}
     assert [len(x.reps) for x in stored["sa"].sets] == [10, 10]
@@ -219,10 +222,9 @@ def test_two_patients_at_once_get_their_own_feedback_in_order(
 
 @pytest.mark.services
 def test_app_vanishing_closes_the_session_after_the_timeout_and_keeps_it(
-    service: tuple[SessionService, Store], mosquitto: Mosquitto
+    service: tuple[SessionService, Store], app: App
 ) -> None:
     svc, store = service
-    app = App(mosquitto, "live")
     for topic, payload in session_messages(rec(BRIDGE), "live", "gone", stop=False):
         app.publish(topic, payload)
     assert wait_until(
@@ -230,7 +232,6 @@ def test_app_vanishing_closes_the_session_after_the_timeout_and_keeps_it(
     )
     end = app.of("gone")[-1]
     assert end["status"] == "timeout" and end["reps_total"] == 20
-    app.close()
     (kept,) = store.sessions("P001")
     assert kept.session_id == "gone" and kept.status == "timeout" and kept.reps == 20
     assert svc.stats.timed_out == 1
@@ -238,10 +239,9 @@ def test_app_vanishing_closes_the_session_after_the_timeout_and_keeps_it(
 
 @pytest.mark.services
 def test_stop_for_unknown_session_is_dead_lettered(
-    service: tuple[SessionService, Store], mosquitto: Mosquitto
+    service: tuple[SessionService, Store], app: App
 ) -> None:
     svc, store = service
-    app = App(mosquitto, "live")
     r = rec(BRIDGE)
     topic = topic_for("live", "clinic", r.subject, r.device, "session")
     app.publish(topic, encode_session_event(5, "stop", int(r.t_ns[0]), "nope", "bridge"))
@@ -249,7 +249,6 @@ def test_stop_for_unknown_session_is_dead_lettered(
     assert wait_until(lambda: svc.stats.dead_letters == 2, timeout_s=10)
     reasons = [d.reason for d in store.dead_letters("session:")]
     assert "not running: nope" in reasons[0] and "JSON" in reasons[1]
-    app.close()
 
 
 @pytest.mark.services

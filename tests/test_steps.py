@@ -26,6 +26,13 @@ def _rotation(rng: np.random.Generator) -> npt.NDArray[np.float64]:
     return q
 
 
+def _heel_strike_g(t: npt.NDArray[np.float64], s: float) -> npt.NDArray[np.float64]:
+    """Vertical acceleration (g) of one step at ``s`` seconds: a 0.35 g impact, then a rebound."""
+    return 0.35 * np.exp(-0.5 * ((t - s) / 0.06) ** 2) - 0.12 * np.exp(
+        -0.5 * ((t - s - 0.2) / 0.08) ** 2
+    )
+
+
 def synthetic_walk(
     n_steps: int,
     cadence_hz: float,
@@ -53,10 +60,7 @@ def synthetic_walk(
     vert = np.ones_like(t)
     for i, s in enumerate(steps_s):
         amp = (1.0 - asym * (i % 2)) * (closing_amp if i == n_steps - 1 else 1.0)
-        vert += amp * (
-            0.35 * np.exp(-0.5 * ((t - s) / 0.06) ** 2)
-            - 0.12 * np.exp(-0.5 * ((t - s - 0.2) / 0.08) ** 2)
-        )
+        vert += amp * _heel_strike_g(t, s)
     walking = (t > pad_s) & (t < pad_s + dur_s)
     sway = 0.05 * np.sin(np.pi * cadence_hz * (t - pad_s)) * walking
     body = np.c_[sway, np.zeros_like(t), vert] + noise_g * rng.standard_normal((t.size, 3))
@@ -381,10 +385,7 @@ def synthetic_limp(
     vert = np.ones_like(t)
     for i, s in enumerate(steps):
         amp = (amp2 if i % 2 else 1.0) * (0.1 if i == n_steps - 1 else 1.0)
-        vert += amp * (
-            0.35 * np.exp(-0.5 * ((t - s) / 0.06) ** 2)
-            - 0.12 * np.exp(-0.5 * ((t - s - 0.2) / 0.08) ** 2)
-        )
+        vert += amp * _heel_strike_g(t, s)
     if shift:
         vert += shift_amp * np.exp(-0.5 * ((t - (steps[0] - shift_before_s)) / 0.06) ** 2)
     sway = 0.05 * np.sin(2 * np.pi * t / (short_s + long_s))

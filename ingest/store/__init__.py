@@ -531,22 +531,10 @@ class Store(StoreReads):
 
         ``start_ns``/``end_ns`` select frames overlapping [start_ns, end_ns).
         """
-        where: list[str] = []
-        params: list[Any] = []
-        for col, val in (("subject", subject), ("device", device), ("stream", stream)):
-            if val is not None:
-                where.append(f"{col}=?")
-                params.append(str(val))
-        if start_ns is not None:
-            where.append("end_ns>=?")
-            params.append(int(start_ns))
-        if end_ns is not None:
-            where.append("start_ns<?")
-            params.append(int(end_ns))
-        sql = (
-            "SELECT subject, device, stream, seq, fs_hz, units, t_ns, vals, device_t_ns, meta, n, k"
-            " FROM frames"
+        where, params = _frame_where(
+            (("subject", subject), ("device", device), ("stream", stream)), start_ns, end_ns
         )
+        sql = f"SELECT {_FRAME_COLUMNS} FROM frames"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY start_ns, device, seq"
@@ -1086,22 +1074,13 @@ class Store(StoreReads):
         ``overlap=True`` when it overlaps [start_ns, end_ns) (as :meth:`frames`). Each batch is
         one query (keyset pagination), so writers are never blocked for long.
         """
-        where = ["subject=?"]
-        params: list[Any] = [subject]
-        for col, val in (("stream", stream), ("device", device)):
-            if val is not None:
-                where.append(f"{col}=?")
-                params.append(str(val))
-        if start_ns is not None:
-            where.append("end_ns>=?" if overlap else "start_ns>=?")
-            params.append(int(start_ns))
-        if end_ns is not None:
-            where.append("start_ns<?")
-            params.append(int(end_ns))
-        sql = (
-            "SELECT subject, device, stream, seq, fs_hz, units, t_ns, vals, device_t_ns, meta, n,"
-            " k, start_ns FROM frames WHERE " + " AND ".join(where)
+        where, params = _frame_where(
+            (("subject", subject), ("stream", stream), ("device", device)),
+            start_ns,
+            end_ns,
+            overlap=overlap,
         )
+        sql = f"SELECT {_FRAME_COLUMNS}, start_ns FROM frames WHERE " + " AND ".join(where)
         key: tuple[int, str, str, int] | None = None
         while True:
             if key is None:
@@ -1133,15 +1112,10 @@ class Store(StoreReads):
     ) -> Iterator[list[tuple[int, int, np.ndarray]]]:
         """Like :meth:`frame_batches` with ``overlap=True``, but only each frame's
         (start_ns, end_ns, t_ns) - a quarter of the bytes of a triaxial stream."""
-        where = "subject=? AND stream=? AND device=?"
-        params: list[Any] = [subject, str(stream), device]
-        if start_ns is not None:
-            where += " AND end_ns>=?"
-            params.append(int(start_ns))
-        if end_ns is not None:
-            where += " AND start_ns<?"
-            params.append(int(end_ns))
-        sql = f"SELECT start_ns, end_ns, t_ns, seq FROM frames WHERE {where}"
+        where, params = _frame_where(
+            (("subject", subject), ("stream", stream), ("device", device)), start_ns, end_ns
+        )
+        sql = "SELECT start_ns, end_ns, t_ns, seq FROM frames WHERE " + " AND ".join(where)
         key: tuple[int, int] | None = None
         while True:
             page = "" if key is None else " AND (start_ns, seq) > (?, ?)"
@@ -1160,6 +1134,38 @@ class Store(StoreReads):
             "SELECT subject, device, stream, seq, start_ns FROM frames ORDER BY 1, 2, 3, 4, 5"
         )
         return [(a, b, c, int(d), int(e)) for a, b, c, d, e in rows]
+
+
+_FRAME_COLUMNS = "subject, device, stream, seq, fs_hz, units, t_ns, vals, device_t_ns, meta, n, k"
+"""The frames columns :func:`_row_frame` reads, in its order."""
+
+
+def _frame_where(
+    equal: Iterable[tuple[str, object]],
+    start_ns: int | None,
+    end_ns: int | None,
+    *,
+    overlap: bool = True,
+) -> tuple[list[str], list[Any]]:
+    """WHERE conditions and their values that select frames.
+
+    Each ``(column, value)`` with a value not None keeps rows equal to ``str(value)``; the
+    times (UTC ns) keep frames overlapping [start_ns, end_ns), or with ``overlap=False``
+    those whose first time is in it.
+    """
+    where: list[str] = []
+    params: list[Any] = []
+    for col, val in equal:
+        if val is not None:
+            where.append(f"{col}=?")
+            params.append(str(val))
+    if start_ns is not None:
+        where.append("end_ns>=?" if overlap else "start_ns>=?")
+        params.append(int(start_ns))
+    if end_ns is not None:
+        where.append("start_ns<?")
+        params.append(int(end_ns))
+    return where, params
 
 
 def _row_frame(row: Sequence[Any]) -> Frame:

@@ -7,7 +7,9 @@ The plan is the specification's example (``docs/care_plan.md``): core-a on Mon/W
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from adherence.plan import FORMAT, CarePlan, parse_plans
@@ -129,3 +131,21 @@ def sample_plan(subject: str) -> CarePlan:
         ],
     }
     return parse_plans(doc)[0]
+
+
+DELETE = object()
+"""Value for :func:`edited` that removes the field instead of setting it."""
+
+
+def edited(doc: dict[str, Any], path: Sequence[str | int], value: Any) -> dict[str, Any]:
+    """A deep copy of the JSON document ``doc`` with the field at ``path`` (keys and list
+    indices) set to ``value``, or removed when ``value`` is :data:`DELETE`."""
+    out = copy.deepcopy(doc)
+    node: Any = out
+    for key in path[:-1]:
+        node = node[key]
+    if value is DELETE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return out
