@@ -312,7 +312,7 @@ class VictoriaMetrics(Service):
             return [json.loads(line) for line in r.read().decode().splitlines() if line.strip()]
 
 
-def wait_until(pred: Callable[[], bool], timeout_s: float = 20.0, interval_s: float = 0.05) -> bool:
+def wait_until(pred: Callable[[], bool], timeout_s: float = 60.0, interval_s: float = 0.05) -> bool:
     """Poll ``pred`` until it returns true or ``timeout_s`` passes; return its last value."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -81,7 +81,7 @@ def test_stores_frames_events_and_acknowledges(broker: Mosquitto, store: Store) 
         pub.client.publish("adh/site1/P001/dev1/status", encode_status("online", T0_NS), 1, True)
         pub.publish("adh/site1/P001/dev1/feedback", b'{"v":1,"event":"rep"}')  # server's own
         pub.wait_all()
-        assert wait_until(lambda: c.stats.messages == 8, 20), c.stats
+        assert wait_until(lambda: c.stats.messages == 8, 60), c.stats
         pub.close()
     assert c.stats.acked == 8 and c.stats.frames == 5 and c.stats.events == 2
     assert c.stats.ignored == 1 and c.stats.dead_letters == 0
@@ -120,7 +120,7 @@ def test_bad_payloads_are_dead_lettered_acked_and_never_stop_it(
             pub.publish(topic, payload)
         pub.publish(TOPIC, frame_payload(0))
         pub.wait_all()
-        assert wait_until(lambda: c.stats.messages == len(bad) + 1, 20), c.stats
+        assert wait_until(lambda: c.stats.messages == len(bad) + 1, 60), c.stats
         pub.close()
     assert c.stats.dead_letters == len(bad) and c.stats.acked == len(bad) + 1
     letters = store.dead_letters("mqtt:")
@@ -136,7 +136,7 @@ def test_bad_payloads_are_dead_lettered_acked_and_never_stop_it(
         pub = Publisher(broker.port, "probe")
         pub.publish(TOPIC, frame_payload(1))
         pub.wait_all()
-        assert wait_until(lambda: again.stats.messages >= 1, 20)
+        assert wait_until(lambda: again.stats.messages >= 1, 60)
         pub.close()
     assert again.stats.messages == 1 and again.stats.dead_letters == 0
 
@@ -147,7 +147,7 @@ def test_duplicates_are_stored_once(broker: Mosquitto, store: Store) -> None:
         for seq in (0, 1, 1, 0, 2):
             pub.publish(TOPIC, frame_payload(seq))
         pub.wait_all()
-        assert wait_until(lambda: c.stats.messages == 5, 20)
+        assert wait_until(lambda: c.stats.messages == 5, 60)
         pub.close()
     assert (c.stats.frames, c.stats.duplicates) == (3, 2)
     assert_stream_exactly(store, 3)
@@ -237,7 +237,7 @@ def test_resubscribes_when_the_broker_lost_its_state(broker: Mosquitto, store: S
         for seq in range(5):
             pub.publish(TOPIC, frame_payload(seq))
         pub.wait_all()
-        assert wait_until(lambda: c.stats.frames == 5, 20), c.stats
+        assert wait_until(lambda: c.stats.frames == 5, 60), c.stats
         pub.close()
     assert_stream_exactly(store, 5)
 
@@ -361,7 +361,7 @@ def test_tls_with_a_private_ca(tmp_path: Path, store: Store) -> None:
             pub = Publisher(broker.port, tls_ca=str(ca))
             pub.publish(TOPIC, frame_payload(0))
             pub.wait_all()
-            assert wait_until(lambda: c.stats.frames == 1, 20), c.stats
+            assert wait_until(lambda: c.stats.frames == 1, 60), c.stats
             pub.close()
     finally:
         broker.stop()
