@@ -336,7 +336,9 @@ def _samples(
     k = int(m["k"])
     if values is not None:
         return values.reshape(-1, k)
-    assert counts is not None
+    if counts is None:  # a row our writer never makes: the file was damaged or hand-made
+        why = f"frame {m['device']}/{m['stream']} seq {m['seq']} has neither values nor counts"
+        raise DataFileError("archive", why)
     return np.ascontiguousarray((counts.astype(np.float64) / m["scale"]).reshape(k, -1).T)
 
 

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adherence.archive import (
+    SESSION_SCHEMA,
     Target,
     archived_subjects,
     load_subject,
@@ -88,18 +89,8 @@ TABLES: dict[str, pa.Schema] = {
             ("cadence_spm", pa.float64()),
         ]
     ),
-    "sessions": pa.schema(
-        [
-            ("session_id", pa.string()),
-            ("exercise", pa.string()),
-            ("start_ns", pa.int64()),
-            ("end_ns", pa.int64()),
-            ("plan_entry", pa.string()),
-            ("source", pa.string()),
-            ("status", pa.string()),
-            ("meta", pa.string()),
-        ]
-    ),
+    # the archive's session columns; the sets are a table of their own (exercise_sets)
+    "sessions": pa.schema([f for f in SESSION_SCHEMA if f.name != "sets"]),
     "exercise_sets": pa.schema(
         [
             ("session_id", pa.string()),

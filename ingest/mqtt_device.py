@@ -36,10 +36,9 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -53,6 +52,7 @@ from devices.mqtt_wire import (
     message_seq,
     payload_digest,
 )
+from ingest.mqtt import make_client
 from ingest.mqtt_settings import MqttSettings
 
 __all__ = ["DEFAULT_LIMIT", "MAX_BACKOFF", "DeviceClient", "DeviceStats", "Unconfirmed"]
@@ -237,17 +237,9 @@ class DeviceClient:
         self.client.loop_start()
 
     def _make_client(self, settings: MqttSettings, client_id: str, inflight: int) -> mqtt.Client:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        user = settings.username or settings.url_username
-        password = settings.password()
-        if user is not None or password is not None:
-            c.username_pw_set(user or "", password)
-        if settings.tls:
-            c.tls_set(
-                ca_certs=settings.tls_ca, certfile=settings.tls_cert, keyfile=settings.tls_key
-            )
+        # The collector's client (credentials, TLS, reconnect delay) under this connection's id.
+        c = make_client(replace(settings, client_id=client_id))
         c.max_inflight_messages_set(inflight)
-        c.reconnect_delay_set(1, 10)
         # The online status and the will carry the same time: the time of this connection.
         self.t_connect_ns = time.time_ns()
         if self.status_topic is not None:

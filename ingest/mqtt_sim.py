@@ -279,11 +279,10 @@ def publish_messages(
         for k, topic in enumerate(status_topics)
     ]
     try:
-        for c in conns:
+        for c, status_topic in zip(conns, status_topics, strict=True):
             if not c.connected.wait(connect_timeout_s):
                 raise CollectorError("broker", settings.broker, "simulator could not connect")
-            assert c.status_topic is not None
-            c.publish(c.status_topic, encode_status("online", c.t_connect_ns), retain=True)
+            c.publish(status_topic, encode_status("online", c.t_connect_ns), retain=True)
         start = time.monotonic()
         n, samples = _publish_all(conns, messages, speed, stop, on_progress, progress_every_s)
         elapsed = time.monotonic() - start
