@@ -28,12 +28,19 @@ from numpy.typing import NDArray
 from devices.errors import InputError
 from features.exercises import ExerciseProfile
 from features.reps.engine import RawRep, RepEngine
-from features.reps.params import EngineParams, make_params, resolve_profile
+from features.reps.params import EngineParams, make_params, rep_range_s, resolve_profile
 from features.reps.periodic import BoutDetector, PeriodicParams, count_bout
 from features.reps.rom import rom_deg
 from features.validation import check_accel_g, check_fs, check_time, check_xyz
 
-__all__ = ["RepResult", "Repetition", "count_reps", "periodic_reps", "set_indices"]
+__all__ = [
+    "RepResult",
+    "Repetition",
+    "count_reps",
+    "count_reps_validated",
+    "periodic_reps",
+    "set_indices",
+]
 
 Array = NDArray[np.float64]
 
@@ -157,12 +164,15 @@ def build_result(
     fs_hz: float,
     t0_s: float,
     reason: str,
+    with_rom: bool = True,
 ) -> RepResult:
-    """Turn raw repetitions (sample indices) into a :class:`RepResult`."""
+    """Turn raw repetitions (sample indices) into a :class:`RepResult`; ``with_rom=False``
+    leaves the ranges of motion NaN (degrees, not computed)."""
     start = np.array([r.start for r in raw], dtype=np.float64)
     end = np.array([r.end for r in raw], dtype=np.float64)
     rom = np.array(
-        [rom_deg(accel_g, gyro_dps, fs_hz, r.start, r.end) for r in raw], dtype=np.float64
+        [rom_deg(accel_g, gyro_dps, fs_hz, r.start, r.end) if with_rom else np.nan for r in raw],
+        dtype=np.float64,
     )
     dur = (end - start) / fs_hz
     return RepResult(
@@ -291,6 +301,31 @@ def count_reps(
         raw, reason = _count_periodic(acc, fs, params) if n else ([], "empty recording")
         return build_result(raw, acc, gyr, fs, t0, reason)
     return _count_guided(acc, gyr, fs, t0, params)
+
+
+def count_reps_validated(
+    acc: Array,
+    fs_hz: float,
+    gyro_dps: Any = None,
+    gyro_fs_hz: float | None = None,
+    *,
+    with_rom: bool = True,
+) -> RepResult:
+    """:func:`count_reps` in its default mode for an accelerometer the caller has validated
+    already: ``acc`` is a float64 (N, 3) array in g that passed
+    :func:`features.validation.check_accel_g` (e.g. a slice of a validated recording),
+    ``fs_hz`` in Hz; the gyroscope (deg/s, at ``gyro_fs_hz`` Hz when given) is checked as in
+    :func:`count_reps`. The same result as ``count_reps(acc, fs_hz, gyro_dps,
+    gyro_fs_hz=gyro_fs_hz)``, without validating and judging the unit of ``acc`` again (the
+    exercise finder counts a day of wear in hundreds of slices). ``with_rom=False``: the
+    ranges of motion are left NaN (for a caller that only needs the repetition times, s)."""
+    fs = check_fs(fs_hz)
+    n = acc.shape[0]
+    gyr = _check_gyro(gyro_dps, gyro_fs_hz, n, fs)
+    lo, hi = rep_range_s(None, None, None)  # the default range, as make_params gives it
+    params = PeriodicParams(min_rep_s=lo, max_rep_s=hi)
+    raw, reason = _count_periodic(acc, fs, params) if n else ([], "empty recording")
+    return build_result(raw, acc, gyr, fs, 0.0, reason, with_rom)
 
 
 def _count_guided(
