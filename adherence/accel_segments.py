@@ -50,8 +50,10 @@ def _clean(
     end_ns: int | None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64] | None]:
     """Sort, keep repeated timestamps once, trim to the window, leave out session samples."""
-    order = np.argsort(t, kind="stable")
-    t = t[order]
+    if not bool(np.all(t[1:] > t[:-1])):  # already in order (the usual case): no sort, no copy
+        order = np.argsort(t, kind="stable")
+        t = t[order]
+        v = None if v is None else v[order]
     keep = np.ones(t.size, bool)
     keep[1:] = np.diff(t) != 0
     if start_ns is not None:
@@ -60,7 +62,7 @@ def _clean(
         keep &= t < end_ns
     for s in sessions:
         keep &= ~((t >= s.start_ns) & (t <= s.end_ns))
-    return t[keep], None if v is None else v[order][keep]
+    return t[keep], None if v is None else v[keep]
 
 
 def _chunks(

@@ -122,7 +122,8 @@ def gravity_at_rest_g(accel: Array, fs_hz: float) -> float:
     >>> gravity_at_rest_g(np.tile([0.0, 0.6, 0.8], (200, 1)), 50.0)
     1.0
     """
-    a = accel[np.all(np.isfinite(accel), axis=1)]
+    finite = np.all(np.isfinite(accel), axis=1)
+    a = accel if finite.all() else accel[finite]  # no copy of a recording without NaN
     w = max(1, round(REST_WINDOW_S * fs_hz))
     n_win = a.shape[0] // w
     if n_win < 2:

@@ -553,14 +553,22 @@ class Store(StoreReads):
         """Concatenate a stream's samples in time order: ``(t_ns (N,), values (N, k))``.
 
         Samples repeated by overlapping frames are kept once (by timestamp).
+
+        Reads only the frames' times and samples (the frames were validated when stored, so
+        they are not made into :class:`Frame` objects again); samples already in strictly
+        increasing time order, the usual case, are neither sorted nor copied to drop repeats.
         """
-        ts: list[np.ndarray] = []
-        vs: list[np.ndarray] = []
-        for f in self.frames(
-            subject=subject, device=device, stream=stream, start_ns=start_ns, end_ns=end_ns
-        ):
-            ts.append(f.t_ns)
-            vs.append(f.values)
+        where, params = _frame_where(
+            (("subject", subject), ("device", device), ("stream", stream)), start_ns, end_ns
+        )
+        rows = self._query(
+            "SELECT t_ns, vals, n, k FROM frames WHERE "
+            + " AND ".join(where)
+            + " ORDER BY start_ns, device, seq",
+            params,
+        )
+        ts = [np.frombuffer(tb, dtype="<i8") for tb, _, _, _ in rows]
+        vs = [np.frombuffer(vb, dtype="<f8").reshape(n, k) for _, vb, n, k in rows]
         if not ts:
             k = 1
             try:
@@ -570,20 +578,18 @@ class Store(StoreReads):
             except ValueError:
                 pass
             return np.empty(0, np.int64), np.empty((0, k), np.float64)
-        t = np.concatenate(ts)
-        v = np.concatenate(vs)
-        order = np.argsort(t, kind="stable")
-        t, v = t[order], v[order]
-        keep = np.ones(t.size, bool)
-        keep[1:] = np.diff(t) != 0
-        t, v = t[keep], v[keep]
-        if start_ns is not None:
-            m = t >= start_ns
-            t, v = t[m], v[m]
-        if end_ns is not None:
-            m = t < end_ns
-            t, v = t[m], v[m]
-        return t, v
+        t = np.concatenate(ts).astype(np.int64, copy=False)
+        v = np.concatenate(vs).astype(np.float64, copy=False)
+        if not bool(np.all(t[1:] > t[:-1])):
+            order = np.argsort(t, kind="stable")
+            t, v = t[order], v[order]
+            keep = np.ones(t.size, bool)
+            keep[1:] = np.diff(t) != 0
+            t, v = t[keep], v[keep]
+        # t is strictly increasing now: the window is one slice
+        i0 = 0 if start_ns is None else int(np.searchsorted(t, start_ns, side="left"))
+        i1 = t.size if end_ns is None else int(np.searchsorted(t, end_ns, side="left"))
+        return t[i0:i1], v[i0:i1]
 
     def subjects(self) -> list[str]:
         """All subject ids with frames, sessions or summaries, sorted."""
