@@ -101,7 +101,7 @@ def check_xyz(
         raise InputError(name, "shape", "zero length: no samples")
     if not (keep_float32 and arr.dtype == np.float32):
         arr = arr.astype(np.float64, copy=False)
-    if not allow_nan:
+    if not allow_nan and not np.isfinite(arr).all():  # one pass; the row only when needed
         bad = ~np.all(np.isfinite(arr), axis=1)
         if bad.any():
             row = int(np.argmax(bad))
@@ -122,8 +122,8 @@ def gravity_at_rest_g(accel: Array, fs_hz: float) -> float:
     >>> gravity_at_rest_g(np.tile([0.0, 0.6, 0.8], (200, 1)), 50.0)
     1.0
     """
-    finite = np.all(np.isfinite(accel), axis=1)
-    a = accel if finite.all() else accel[finite]  # no copy of a recording without NaN
+    # no copy (and no per-row pass) for a recording without NaN
+    a = accel if np.isfinite(accel).all() else accel[np.all(np.isfinite(accel), axis=1)]
     w = max(1, round(REST_WINDOW_S * fs_hz))
     n_win = a.shape[0] // w
     if n_win < 2:
