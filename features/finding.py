@@ -54,7 +54,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -65,8 +65,9 @@ from features.activity import walking_bouts
 from features.exercises import ExerciseProfile, load_library
 from features.gram import gram3
 from features.reps import Repetition
-from features.reps.counter import count_reps_validated, set_indices
+from features.reps.counter import checked_gyro, count_reps_validated, set_indices
 from features.reps.periodic import PeriodicParams
+from features.reps.rom import rom_deg
 from features.steps import count_steps
 from features.validation import check_accel_g, check_fs
 
@@ -378,31 +379,61 @@ def _stream_reps(acc: Array, fs_hz: float, feat: WindowFeatures) -> list[tuple[f
     return spans
 
 
-def _count_in(
-    acc: Array, fs_hz: float, gyro_dps: Any, gyro_fs_hz: float | None, a_s: float, b_s: float
-) -> list[Repetition]:
+class _CountedIn:
     """Repetitions of :func:`features.reps.count_reps` run on [a_s, b_s] only (times in s from
-    the recording start)."""
-    i0, i1 = int(a_s * fs_hz), int(np.ceil(b_s * fs_hz))
-    if i1 - i0 < 2:
-        return []
-    gyro = None
-    if gyro_dps is not None:
-        g_fs = gyro_fs_hz or fs_hz
-        gyro = np.asarray(gyro_dps, dtype=np.float64)[int(a_s * g_fs) : int(np.ceil(b_s * g_fs))]
-    res = count_reps_validated(acc[i0:i1], fs_hz, gyro, gyro_fs_hz)
-    off = i0 / fs_hz
-    return [Repetition(r.start_s + off, r.end_s + off, r.duration_s, r.rom_deg) for r in res.reps]
+    the recording start), their ranges of motion still NaN: :meth:`with_rom` computes them
+    for the repetitions of a set that is kept, exactly as ``count_reps`` would have (the same
+    samples, gyroscope and indices), and none for the many candidates that are refused."""
+
+    def __init__(
+        self,
+        acc: Array,
+        fs_hz: float,
+        gyro_dps: Any,
+        gyro_fs_hz: float | None,
+        a_s: float,
+        b_s: float,
+    ) -> None:
+        self.reps: list[Repetition] = []
+        i0, i1 = int(a_s * fs_hz), int(np.ceil(b_s * fs_hz))
+        if i1 - i0 < 2:
+            return
+        gyro = None
+        if gyro_dps is not None:
+            g_fs = gyro_fs_hz or fs_hz
+            gyro = np.asarray(gyro_dps, dtype=np.float64)[
+                int(a_s * g_fs) : int(np.ceil(b_s * g_fs))
+            ]
+        self._acc, self._fs = acc[i0:i1], fs_hz
+        self._gyr = checked_gyro(gyro, gyro_fs_hz, self._acc.shape[0], fs_hz)
+        res = count_reps_validated(self._acc, fs_hz, with_rom=False)  # the count ignores gyro
+        # sample indices of the repetitions in the slice (times are index / fs, exactly)
+        self._idx = [
+            (round(a * fs_hz), round(b * fs_hz))
+            for a, b in zip(res.start_s, res.end_s, strict=True)
+        ]
+        off = i0 / fs_hz
+        self.reps = [
+            Repetition(r.start_s + off, r.end_s + off, r.duration_s, r.rom_deg) for r in res.reps
+        ]
+
+    def with_rom(self, k: Sequence[int]) -> list[Repetition]:
+        """Repetitions ``k`` with their ranges of motion (degrees)."""
+        return [
+            replace(self.reps[i], rom_deg=rom_deg(self._acc, self._gyr, self._fs, *self._idx[i]))
+            for i in k
+        ]
 
 
-def _candidate_sets(reps: list[Repetition], min_rest_s: float) -> list[list[Repetition]]:
-    """Group repetitions into sets: a pause longer than ``min_rest_s`` starts a new set."""
+def _candidate_sets(reps: list[Repetition], min_rest_s: float) -> list[list[int]]:
+    """Group repetitions into sets (indices into ``reps``): a pause longer than ``min_rest_s``
+    starts a new set."""
     if not reps:
         return []
     start = np.array([r.start_s for r in reps])
     end = np.array([r.end_s for r in reps])
     idx = set_indices(start, end, min_rest_s)
-    return [[reps[i] for i in np.flatnonzero(idx == k)] for k in range(int(idx[-1]) + 1)]
+    return [np.flatnonzero(idx == k).tolist() for k in range(int(idx[-1]) + 1)]
 
 
 def _overlap_s(a: float, b: float, spans: Sequence[tuple[float, float]]) -> float:
@@ -600,14 +631,15 @@ def find_exercise(
     whole = _stream_reps(acc, fs, feat)
     kept: list[FoundSet] = []
     refused: list[tuple[float, float, str]] = []
-    candidates_reps: list[list[Repetition]] = []
+    pending: list[tuple[_CountedIn, list[int]]] = []
     for a_s, b_s in _regions(feat, whole, acc.shape[0] / fs):
-        reps_in = _count_in(acc, fs, gyro_dps, gyro_fs_hz, a_s, b_s)
-        candidates_reps += _candidate_sets(reps_in, min_rest_s)
-    for reps in candidates_reps:
+        counted = _CountedIn(acc, fs, gyro_dps, gyro_fs_hz, a_s, b_s)
+        pending += [(counted, k) for k in _candidate_sets(counted.reps, min_rest_s)]
+    for counted, k in pending:
+        reps = [counted.reps[i] for i in k]
         found, reason = _judge(reps, acc, fs, min_set_reps, min_confidence, walking, feat)
         if found is not None:
-            kept.append(found)
+            kept.append(replace(found, reps=counted.with_rom(k)))
         else:
             refused.append((reps[0].start_s, reps[-1].end_s, reason))
     bouts = _bouts(kept, max_rest_s)

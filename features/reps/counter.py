@@ -37,6 +37,7 @@ __all__ = [
     "RepResult",
     "Repetition",
     "count_reps",
+    "checked_gyro",
     "count_reps_validated",
     "periodic_reps",
     "set_indices",
@@ -188,8 +189,9 @@ def build_result(
     )
 
 
-def _check_gyro(gyro_dps: Any, gyro_fs_hz: float | None, n: int, fs: float) -> Array | None:
-    """Gyroscope (deg/s) on the accelerometer's timeline, or None."""
+def checked_gyro(gyro_dps: Any, gyro_fs_hz: float | None, n: int, fs: float) -> Array | None:
+    """Gyroscope (deg/s, at ``gyro_fs_hz`` Hz when given) checked and put on the timeline of
+    ``n`` accelerometer samples at ``fs`` Hz, or None."""
     if gyro_dps is None:
         if gyro_fs_hz is not None:
             check_fs(gyro_fs_hz, "gyro_fs_hz")
@@ -289,7 +291,7 @@ def count_reps(
     fs = check_fs(fs_hz)
     acc = check_accel_g(accel_g, fs)
     n = acc.shape[0]
-    gyr = _check_gyro(gyro_dps, gyro_fs_hz, n, fs)
+    gyr = checked_gyro(gyro_dps, gyro_fs_hz, n, fs)
     t0 = 0.0
     if t_s is not None:
         t = check_time(t_s, n, fs)
@@ -321,7 +323,7 @@ def count_reps_validated(
     ranges of motion are left NaN (for a caller that only needs the repetition times, s)."""
     fs = check_fs(fs_hz)
     n = acc.shape[0]
-    gyr = _check_gyro(gyro_dps, gyro_fs_hz, n, fs)
+    gyr = checked_gyro(gyro_dps, gyro_fs_hz, n, fs)
     lo, hi = rep_range_s(None, None, None)  # the default range, as make_params gives it
     params = PeriodicParams(min_rep_s=lo, max_rep_s=hi)
     raw, reason = _count_periodic(acc, fs, params) if n else ([], "empty recording")
