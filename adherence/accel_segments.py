@@ -87,17 +87,11 @@ def _chunks(
 
     if values:
         items: Iterator[tuple[int, int, npt.NDArray[np.int64], npt.NDArray[np.float64] | None]] = (
-            (f.start_ns, f.end_ns, f.t_ns, f.values)
-            for batch in store.frame_batches(
-                subject,
-                stream=StreamKind.ACCEL,
-                device=device,
-                start_ns=start_ns,
-                end_ns=end_ns,
-                overlap=True,
-                batch_frames=64,
+            row
+            for batch in store.frame_sample_batches(
+                subject, StreamKind.ACCEL, device, start_ns=start_ns, end_ns=end_ns
             )
-            for f in batch
+            for row in batch
         )
     else:
         items = (

@@ -1134,6 +1134,46 @@ class Store(StoreReads):
             key = (int(rows[-1][0]), int(rows[-1][3]))
             yield [(int(a), int(b), np.frombuffer(t, dtype="<i8")) for a, b, t, _ in rows]
 
+    def frame_sample_batches(
+        self,
+        subject: str,
+        stream: StreamKind | str,
+        device: str,
+        *,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        batch_frames: int = 64,
+    ) -> Iterator[list[tuple[int, int, np.ndarray, np.ndarray]]]:
+        """Like :meth:`frame_batches` with ``overlap=True`` for one stream of one device, but
+        only each frame's (start_ns, end_ns, t_ns (n,), values (n, k)): the frames were
+        validated when stored, and are not made into :class:`Frame` objects again. The
+        arrays are read-only views of the stored bytes."""
+        where, params = _frame_where(
+            (("subject", subject), ("stream", stream), ("device", device)), start_ns, end_ns
+        )
+        sql = "SELECT start_ns, end_ns, t_ns, vals, n, k, seq FROM frames WHERE " + " AND ".join(
+            where
+        )
+        key: tuple[int, int] | None = None
+        while True:
+            page = "" if key is None else " AND (start_ns, seq) > (?, ?)"
+            rows = self._query(
+                sql + page + " ORDER BY start_ns, seq LIMIT ?",
+                [*params, *(key or ()), int(batch_frames)],
+            )
+            if not rows:
+                return
+            key = (int(rows[-1][0]), int(rows[-1][6]))
+            yield [
+                (
+                    int(a),
+                    int(b),
+                    np.frombuffer(t, dtype="<i8"),
+                    np.frombuffer(v, dtype="<f8").reshape(n, k),
+                )
+                for a, b, t, v, n, k, _ in rows
+            ]
+
     def frame_identities(self) -> list[tuple[str, str, str, int, int]]:
         """Identity (subject, device, stream, seq, start_ns) of every stored frame, sorted."""
         rows = self.execute(
