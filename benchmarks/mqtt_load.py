@@ -13,9 +13,7 @@ sustained rates. Target: >= 50,000 samples/s per collector process.
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,8 +26,8 @@ sys.path.insert(0, str(REPO))
 from ingest.mqtt import MqttCollector  # noqa: E402
 from ingest.mqtt_settings import MqttSettings  # noqa: E402
 from ingest.store import Store  # noqa: E402
+from tests.mqtt_helpers import start_simulator  # noqa: E402
 from tests.services import Mosquitto  # noqa: E402
-from tests.support.running import adherence_argv  # noqa: E402
 
 TARGET_SAMPLES_PER_S = 50_000
 
@@ -65,30 +63,13 @@ def main() -> int:
         worker.start()
         if not collector.subscribed.wait(30):
             raise SystemExit("collector did not subscribe")
-        sim = subprocess.Popen(
-            adherence_argv(
-                "simulate",
-                "mqtt",
-                "--broker",
-                broker.url,
-                "--devices",
-                str(args.devices),
-                "--rate",
-                str(args.rate),
-                "--frame-samples",
-                str(args.frame_samples),
-                "--duration",
-                str(args.seconds),
-                "--speed",
-                str(args.speed),
-                "--connections",
-                str(args.connections),
-                *([] if args.receipts else ["--no-receipts"]),
-            ),
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            stdout=subprocess.PIPE,
-            text=True,
+        sim = start_simulator(
+            broker.url,
+            *("--devices", str(args.devices), "--rate", str(args.rate)),
+            *("--frame-samples", str(args.frame_samples), "--duration", str(args.seconds)),
+            *("--speed", str(args.speed), "--connections", str(args.connections)),
+            *([] if args.receipts else ["--no-receipts"]),
+            stderr=None,
         )
         t_first: float | None = None
         peak_backlog = 0

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ingest.store import Store  # noqa: E402
-from tests.mqtt_helpers import BROKER_CONF, CollectorProcess  # noqa: E402
+from tests.mqtt_helpers import BROKER_CONF, CollectorProcess, start_simulator  # noqa: E402
 from tests.services import Mosquitto  # noqa: E402
 
 GROUP = "scaleout"
@@ -72,25 +72,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         try:
             for c in cols:
                 c.start()
-            sim_cmd = [sys.executable, "-m", "adherence.cli", "simulate", "mqtt"]
-            sim = subprocess.Popen(
-                [
-                    *sim_cmd,
-                    "--broker",
-                    broker.url,
-                    "--devices",
-                    str(args.devices),
-                    "--duration",
-                    str(args.seconds),
-                    "--speed",
-                    str(args.speed),
-                    "--connections",
-                    "4",
-                ],
-                cwd=REPO,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
+            sim = start_simulator(
+                broker.url,
+                *("--devices", str(args.devices), "--duration", str(args.seconds)),
+                *("--speed", str(args.speed), "--connections", "4"),
             )
             run_s = args.seconds / args.speed
             time.sleep(args.kill_at * run_s)
