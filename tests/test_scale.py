@@ -24,6 +24,7 @@ import pytest
 
 from adherence.archive import ArchiveResult, archive_store, load_subject, read_frames
 from adherence.cli import main
+from adherence.cli.scale import local_cluster
 from adherence.cohort_synth import cohort_plans, fill_subject
 from adherence.plan import CarePlan
 from adherence.reprocess import (
@@ -90,9 +91,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Cohort:
 def client() -> Iterator[Any]:
     """A Dask client on a LocalCluster of 2 worker processes, 1 thread each."""
     with (
-        distributed.LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
-        ) as cluster,
+        local_cluster(2) as cluster,
         distributed.Client(cluster) as c,
     ):
         yield c
