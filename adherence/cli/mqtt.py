@@ -46,13 +46,6 @@ SIMULATE_MQTT_DESCRIPTION = (
 )
 
 
-_COLLECT_OPTIONS = (
-    "group session_expiry_s max_payload_bytes reorder_timeout_s receipts receipt_interval_s"
-)
-"""The settings fields ``collect mqtt`` adds options for, by their ``argparse`` destination names
-(beside those of :func:`~adherence.cli.options.add_mqtt_client`)."""
-
-
 _COLLECT_LIMITS: tuple[tuple[str, str, type[int] | type[float], float, str, str], ...] = (
     ("--session-expiry", "session_expiry_s", int, 3600, "S", "session expiry, s"),
     ("--max-payload", "max_payload_bytes", int, 256 * 1024, "BYTES", "larger payloads are "
@@ -62,6 +55,15 @@ _COLLECT_LIMITS: tuple[tuple[str, str, type[int] | type[float], float, str, str]
 )  # fmt: skip
 """``collect mqtt``'s numeric options: flag, settings field (the ``argparse`` destination), type,
 default (the settings' default), metavar and help."""
+
+_COLLECT_OPTIONS = (
+    "group",
+    *(limit[1] for limit in _COLLECT_LIMITS),
+    "receipts",
+    "receipt_interval_s",
+)
+"""The settings fields ``collect mqtt`` adds options for, by their ``argparse`` destination names
+(beside those of :func:`~adherence.cli.options.add_mqtt_client`)."""
 
 
 def _positive(text: str) -> float:
@@ -180,7 +182,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from ingest.mqtt import MqttCollector
     from ingest.store import Store
 
-    collect = {name: getattr(args, name) for name in _COLLECT_OPTIONS.split()}
+    collect = {name: getattr(args, name) for name in _COLLECT_OPTIONS}
     settings = mqtt_settings(args, args.broker, **collect)
     stop = threading.Event()
 
