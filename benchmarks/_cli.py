@@ -19,3 +19,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
 def parser(doc: str | None) -> argparse.ArgumentParser:
     """An argument parser described by a benchmark's module docstring ``doc``."""
     return argparse.ArgumentParser(description=doc, formatter_class=HelpFormatter)
+
+
+def add_simulation(ap: argparse.ArgumentParser, *, seconds: float, speed: float) -> None:
+    """The options of a benchmark that runs ``adherence simulate mqtt``: devices, seconds of
+    data per device, and the speed (x real time; 0 = as fast as possible)."""
+    ap.add_argument("--devices", type=int, default=200, help="simulated devices")
+    ap.add_argument("--seconds", type=float, default=seconds, help="seconds of data per device")
+    ap.add_argument(
+        "--speed", type=float, default=speed, help="x real time, 0 = as fast as possible"
+    )

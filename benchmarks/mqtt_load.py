@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchmarks._cli import parser  # noqa: E402
+from benchmarks._cli import add_simulation, parser  # noqa: E402
 from ingest.mqtt import MqttCollector  # noqa: E402
 from ingest.mqtt_settings import MqttSettings  # noqa: E402
 from ingest.store import Store  # noqa: E402
@@ -33,11 +33,9 @@ TARGET_SAMPLES_PER_S = 50_000
 
 def main() -> int:
     ap = parser(__doc__)
-    ap.add_argument("--devices", type=int, default=200, help="simulated devices")
+    add_simulation(ap, seconds=60.0, speed=0.0)
     ap.add_argument("--rate", type=float, default=50.0, help="Hz per device")
     ap.add_argument("--frame-samples", type=int, default=50, help="samples per MQTT frame")
-    ap.add_argument("--seconds", type=float, default=60.0, help="seconds of data per device")
-    ap.add_argument("--speed", type=float, default=0.0, help="x real time, 0 = as fast as possible")
     ap.add_argument("--connections", type=int, default=4, help="publisher connections")
     ap.add_argument(
         "--no-receipts", dest="receipts", action="store_false", help="collector sends no receipts"

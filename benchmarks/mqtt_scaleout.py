@@ -31,7 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchmarks._cli import parser  # noqa: E402
+from benchmarks._cli import add_simulation, parser  # noqa: E402
 from ingest.store import Store  # noqa: E402
 from tests.mqtt_helpers import BROKER_CONF, CollectorProcess, start_simulator  # noqa: E402
 from tests.services import Mosquitto  # noqa: E402
@@ -124,9 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 def main() -> int:
     """Run and print the figures; exit 1 unless 0 lost and no more stored twice than resent."""
     ap = parser(__doc__)
-    ap.add_argument("--devices", type=int, default=200, help="simulated devices")
-    ap.add_argument("--seconds", type=float, default=40.0, help="seconds of data per device")
-    ap.add_argument("--speed", type=float, default=2.0, help="x real time")
+    add_simulation(ap, seconds=40.0, speed=2.0)
     ap.add_argument("--kill-at", type=float, default=0.4, help="fraction of the run")
     ap.add_argument("--restart-after", type=float, default=-1, help="s; -1: never restart")
     ap.add_argument("--session-expiry", type=int, default=0, help="collector session expiry, s")
