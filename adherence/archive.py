@@ -101,24 +101,64 @@ DICTIONARY_COLUMNS = ["device", "stream", "units", "meta"]
 """Columns worth dictionary encoding (the sample columns are not: it only costs memory)."""
 NS_PER_S = 1_000_000_000
 
-FRAME_SCHEMA = pa.schema(
-    [
-        ("device", pa.string()),
-        ("stream", pa.string()),
-        ("seq", pa.int64()),
-        ("start_ns", pa.int64()),
-        ("end_ns", pa.int64()),
-        ("fs_hz", pa.float64()),
-        ("units", pa.list_(pa.string())),
-        ("k", pa.int32()),
-        ("n", pa.int64()),
-        ("t_ns", pa.list_(pa.int64())),
-        ("values", pa.list_(pa.float64())),
-        ("scale", pa.float64()),
-        ("counts", pa.list_(pa.int16())),
-        ("device_t_ns", pa.list_(pa.int64())),
-        ("meta", pa.string()),
-    ]
+COLUMN_TYPES: dict[str, pa.DataType] = {
+    # frames
+    "device": pa.string(),
+    "stream": pa.string(),
+    "seq": pa.int64(),
+    "fs_hz": pa.float64(),
+    "units": pa.list_(pa.string()),
+    "k": pa.int32(),
+    "n": pa.int64(),
+    "t_ns": pa.list_(pa.int64()),
+    "values": pa.list_(pa.float64()),
+    "scale": pa.float64(),
+    "counts": pa.list_(pa.int16()),
+    "device_t_ns": pa.list_(pa.int64()),
+    "meta": pa.string(),
+    # spans (UTC ns)
+    "start_ns": pa.int64(),
+    "end_ns": pa.int64(),
+    "minute_ns": pa.int64(),
+    # sessions, sets and repetitions
+    "session_id": pa.string(),
+    "exercise": pa.string(),
+    "plan_entry": pa.string(),
+    "source": pa.string(),
+    "status": pa.string(),
+    "sets": pa.string(),
+    "set_index": pa.int64(),
+    "rep_index": pa.int64(),
+    "reps": pa.int64(),
+    "duration_s": pa.float64(),
+    "rom_deg": pa.float64(),
+    # steps, days and scores
+    "steps": pa.int64(),
+    "cadence_spm": pa.float64(),
+    "wear": pa.bool_(),
+    "day": pa.string(),
+    "wear_min": pa.int64(),
+    "active_min": pa.int64(),
+    "judgeable": pa.bool_(),
+    "composite": pa.float64(),
+    "detail": pa.string(),
+}
+"""The Arrow type of every column of the archive and of the derived tables, by name: a column
+has one type (and one unit, in its name) wherever it appears."""
+
+
+def columns_schema(*names: str) -> pa.Schema:
+    """The schema of the columns ``names``, in that order, typed by :data:`COLUMN_TYPES`.
+
+    >>> columns_schema("session_id", "start_ns").types
+    [DataType(string), DataType(int64)]
+    """
+    return pa.schema([(name, COLUMN_TYPES[name]) for name in names])
+
+
+FRAME_SCHEMA = columns_schema(
+    *("device", "stream", "seq", "start_ns", "end_ns", "fs_hz", "units", "k", "n", "t_ns"),
+    *("values", "scale", "counts", "device_t_ns", "meta"),
 )
 COUNT_SCALES: dict[str, tuple[float, ...]] = {
     "g": (4096.0, 2048.0, 8192.0, 16384.0, 1000.0),
@@ -129,18 +169,9 @@ g, the 16-bit accelerometer ranges +-8, 16, 4 and 2 g (4096, 2048, 8192, 16384 c
 Bosch BMI160 datasheet, table 3) and mG (Polar PMD); for deg/s, the gyroscope ranges +-2000,
 1000, 500, 250 and 125 deg/s (16.4 ... 262.4 counts per deg/s, BMI160 datasheet, table 4)."""
 INT16_MAX = 32767
-SESSION_SCHEMA = pa.schema(
-    [
-        ("session_id", pa.string()),
-        ("exercise", pa.string()),
-        ("start_ns", pa.int64()),
-        ("end_ns", pa.int64()),
-        ("plan_entry", pa.string()),
-        ("source", pa.string()),
-        ("status", pa.string()),
-        ("sets", pa.string()),
-        ("meta", pa.string()),
-    ]
+SESSION_SCHEMA = columns_schema(
+    *("session_id", "exercise", "start_ns", "end_ns", "plan_entry", "source", "status", "sets"),
+    "meta",
 )
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from adherence.outcomes import PatientOutcomes
 from adherence.plan import CarePlan, PerWeekPrescription
-from adherence.scoring import DayScore
+from adherence.scoring import DayScore, pain_fields
 from devices.programme import ProgrammeEvent
 from ingest.store import SessionRecord
 
@@ -411,11 +411,7 @@ def dose_response(
         mindfulness_sessions=_count(ev, "mindfulness_completed"),
         coaching_contacts=_count(ev, "coaching_contact"),
         posts=_count(ev, "community_post"),
-        pain_baseline=pain.baseline,
-        pain_last_7d=pain.last_7d,
-        pain_change_points=pain.change_points,
-        pain_change_pct=pain.change_pct,
-        pain_improved=pain.improved,
+        **pain_fields(pain),
         peg_baseline=peg.baseline,
         peg_last_7d=peg.last_7d,
         peg_change_points=peg.change_points,

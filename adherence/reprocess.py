@@ -44,6 +44,7 @@ from adherence.archive import (
     SESSION_SCHEMA,
     Target,
     archived_subjects,
+    columns_schema,
     load_subject,
     parquet_writer,
     part_name,
@@ -73,56 +74,16 @@ BATCH_SOURCES = ("recording:", "mqtt:")
 """Session sources whose repetitions are counted in batch (recounted when reprocessing)."""
 
 TABLES: dict[str, pa.Schema] = {
-    "steps_minute": pa.schema(
-        [
-            ("minute_ns", pa.int64()),
-            ("steps", pa.int64()),
-            ("cadence_spm", pa.float64()),
-            ("wear", pa.bool_()),
-        ]
-    ),
-    "walking_bouts": pa.schema(
-        [
-            ("start_ns", pa.int64()),
-            ("end_ns", pa.int64()),
-            ("steps", pa.int64()),
-            ("cadence_spm", pa.float64()),
-        ]
-    ),
+    "steps_minute": columns_schema("minute_ns", "steps", "cadence_spm", "wear"),
+    "walking_bouts": columns_schema("start_ns", "end_ns", "steps", "cadence_spm"),
     # the archive's session columns; the sets are a table of their own (exercise_sets)
     "sessions": pa.schema([f for f in SESSION_SCHEMA if f.name != "sets"]),
-    "exercise_sets": pa.schema(
-        [
-            ("session_id", pa.string()),
-            ("set_index", pa.int64()),
-            ("start_ns", pa.int64()),
-            ("end_ns", pa.int64()),
-            ("reps", pa.int64()),
-        ]
+    "exercise_sets": columns_schema("session_id", "set_index", "start_ns", "end_ns", "reps"),
+    "repetitions": columns_schema(
+        *("session_id", "set_index", "rep_index", "start_ns", "end_ns", "duration_s", "rom_deg")
     ),
-    "repetitions": pa.schema(
-        [
-            ("session_id", pa.string()),
-            ("set_index", pa.int64()),
-            ("rep_index", pa.int64()),
-            ("start_ns", pa.int64()),
-            ("end_ns", pa.int64()),
-            ("duration_s", pa.float64()),
-            ("rom_deg", pa.float64()),
-        ]
-    ),
-    "daily_summary": pa.schema(
-        [
-            ("day", pa.string()),
-            ("steps", pa.int64()),
-            ("wear_min", pa.int64()),
-            ("active_min", pa.int64()),
-            ("judgeable", pa.bool_()),
-        ]
-    ),
-    "scores": pa.schema(
-        [("day", pa.string()), ("composite", pa.float64()), ("detail", pa.string())]
-    ),
+    "daily_summary": columns_schema("day", "steps", "wear_min", "active_min", "judgeable"),
+    "scores": columns_schema("day", "composite", "detail"),
 }
 """Derived tables written per subject, with their Parquet schemas (times UTC ns)."""
 

@@ -17,12 +17,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adherence import influx_schema
 from adherence.plan import CarePlan, PlannedSession
 from devices.errors import ConfigError
 from ingest.store import SessionRecord, Store
+
+if TYPE_CHECKING:
+    from adherence.outcomes import OutcomeSummary
 
 __all__ = [
     "SESSION_DONE_THRESHOLD",
@@ -36,6 +39,7 @@ __all__ = [
     "SessionResult",
     "DayScore",
     "SubjectReport",
+    "pain_fields",
     "score_plan",
     "rescore",
 ]
@@ -133,6 +137,25 @@ class ProgrammeSummary:
     pain_change_points: float | None
     pain_change_pct: float | None
     pain_improved: bool | None
+
+
+_PAIN_FIELDS = (
+    "pain_baseline",
+    "pain_last_7d",
+    "pain_change_points",
+    "pain_change_pct",
+    "pain_improved",
+)
+
+
+def pain_fields(pain: OutcomeSummary | None) -> dict[str, Any]:
+    """The ``pain_*`` fields of :class:`ProgrammeSummary` (and of the researcher table's rows)
+    from a pain NRS summary: baseline and last-7-day mean (points 0-10), change in points and
+    percent, clinically important improvement; all ``None`` without a summary."""
+    if pain is None:
+        return dict.fromkeys(_PAIN_FIELDS)
+    values = (pain.baseline, pain.last_7d, pain.change_points, pain.change_pct, pain.improved)
+    return dict(zip(_PAIN_FIELDS, values, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,14 +548,7 @@ class _ProgrammeView:
     def summary(self, i: int) -> ProgrammeSummary:
         day, out = self.res.days[i], self.res.outcomes
         pain = out.pain if out.as_of == day.day else None
-        return ProgrammeSummary(
-            programme_composite=day.programme_composite,
-            pain_baseline=None if pain is None else pain.baseline,
-            pain_last_7d=None if pain is None else pain.last_7d,
-            pain_change_points=None if pain is None else pain.change_points,
-            pain_change_pct=None if pain is None else pain.change_pct,
-            pain_improved=None if pain is None else pain.improved,
-        )
+        return ProgrammeSummary(programme_composite=day.programme_composite, **pain_fields(pain))
 
 
 def _points(

@@ -19,7 +19,6 @@ twice. Target: 0 lost and 0 duplicated with receipts.
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
+from benchmarks._cli import parser  # noqa: E402
 from devices.mqtt_wire import encode_json_samples  # noqa: E402
 from ingest.mqtt import MqttCollector  # noqa: E402
 from ingest.mqtt_device import DeviceClient  # noqa: E402
@@ -159,9 +158,9 @@ def _collect(settings: MqttSettings, store: Store, done: Callable[[], bool]) -> 
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--messages", type=int, default=6600)
-    ap.add_argument("--kills", type=int, default=3)
+    ap = parser(__doc__)
+    ap.add_argument("--messages", type=int, default=6600, help="messages published in all")
+    ap.add_argument("--kills", type=int, default=3, help="broker SIGKILLs during the run")
     args = ap.parse_args()
     worst = 0
     for name, extra in SETTINGS.items():

@@ -13,7 +13,6 @@ Run: ``python benchmarks/cli_startup.py [--runs 7]``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -22,6 +21,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from benchmarks._cli import parser  # noqa: E402
+
 ENTRY = "import sys; from adherence.cli import main; sys.exit(main())"
 COMMANDS = (["--help"], ["score", "--help"])
 TARGET_WALL_S = 0.3
@@ -43,7 +45,7 @@ def run_once(argv: list[str]) -> tuple[float, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = parser(__doc__)
     ap.add_argument("--runs", type=int, default=7, help="runs per command (median reported)")
     args = ap.parse_args()
     run_once(["--help"])  # warm the file cache, not counted

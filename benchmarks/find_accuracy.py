@@ -33,7 +33,6 @@ data folder; the seed changes the arrangement, rotations, rests and handling, de
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from collections import defaultdict
@@ -48,7 +47,7 @@ from scipy.spatial.transform import Rotation, Slerp
 
 # run as a script (python benchmarks/NAME.py): make the repository importable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from benchmarks._cli import parser  # noqa: E402
 from features.reps import count_reps  # noqa: E402
 from features.sessions import find_exercise  # noqa: E402
 from tests.support.datasets import datasets_dir  # noqa: E402
@@ -396,8 +395,10 @@ def mark_countable(bouts: list[Bout]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Build the days, find exercise in each, print the figures per split."""
-    ap = argparse.ArgumentParser(description="accuracy of find_exercise on built recordings")
-    ap.add_argument("--seed", type=int, default=15, help="arrangement and rotations (default 15)")
+    ap = parser(__doc__)
+    ap.add_argument(
+        "--seed", type=int, default=15, help="seed of the arrangement and the sensor rotations"
+    )
     rng = np.random.default_rng(ap.parse_args(argv).seed)
     walks = load_walks()
     mm_bouts, rests = load_metamotion_bouts()

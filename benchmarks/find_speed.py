@@ -9,7 +9,6 @@ Run: ``python benchmarks/find_speed.py [--hours H]`` (default 24).
 
 from __future__ import annotations
 
-import argparse
 import resource
 import sys
 import time
@@ -19,7 +18,7 @@ import numpy as np
 
 # run as a script (python benchmarks/NAME.py): make the repository importable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from benchmarks._cli import parser  # noqa: E402
 from features.sessions import find_exercise  # noqa: E402
 from features.synthetic import synth_session  # noqa: E402
 
@@ -28,7 +27,7 @@ FS_HZ = 50.0
 
 def main(argv: list[str] | None = None) -> int:
     """Build the day, time one call, print the figures."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--hours", type=float, default=24.0, help="length of the day, h")
     hours = ap.parse_args(argv).hours
     n = int(hours * 3600 * FS_HZ)

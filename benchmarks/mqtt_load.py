@@ -12,10 +12,7 @@ sustained rates. Target: >= 50,000 samples/s per collector process.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,23 +21,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
+from benchmarks._cli import add_simulation, parser  # noqa: E402
 from ingest.mqtt import MqttCollector  # noqa: E402
 from ingest.mqtt_settings import MqttSettings  # noqa: E402
 from ingest.store import Store  # noqa: E402
+from tests.mqtt_helpers import start_simulator  # noqa: E402
 from tests.services import Mosquitto  # noqa: E402
-from tests.support.running import adherence_argv  # noqa: E402
 
 TARGET_SAMPLES_PER_S = 50_000
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--devices", type=int, default=200)
+    ap = parser(__doc__)
+    add_simulation(ap, seconds=60.0, speed=0.0)
     ap.add_argument("--rate", type=float, default=50.0, help="Hz per device")
-    ap.add_argument("--frame-samples", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=60.0, help="seconds of data per device")
-    ap.add_argument("--speed", type=float, default=0.0, help="x real time, 0 = as fast as possible")
+    ap.add_argument("--frame-samples", type=int, default=50, help="samples per MQTT frame")
     ap.add_argument("--connections", type=int, default=4, help="publisher connections")
     ap.add_argument(
         "--no-receipts", dest="receipts", action="store_false", help="collector sends no receipts"
@@ -65,30 +60,13 @@ def main() -> int:
         worker.start()
         if not collector.subscribed.wait(30):
             raise SystemExit("collector did not subscribe")
-        sim = subprocess.Popen(
-            adherence_argv(
-                "simulate",
-                "mqtt",
-                "--broker",
-                broker.url,
-                "--devices",
-                str(args.devices),
-                "--rate",
-                str(args.rate),
-                "--frame-samples",
-                str(args.frame_samples),
-                "--duration",
-                str(args.seconds),
-                "--speed",
-                str(args.speed),
-                "--connections",
-                str(args.connections),
-                *([] if args.receipts else ["--no-receipts"]),
-            ),
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            stdout=subprocess.PIPE,
-            text=True,
+        sim = start_simulator(
+            broker.url,
+            *("--devices", str(args.devices), "--rate", str(args.rate)),
+            *("--frame-samples", str(args.frame_samples), "--duration", str(args.seconds)),
+            *("--speed", str(args.speed), "--connections", str(args.connections)),
+            *([] if args.receipts else ["--no-receipts"]),
+            stderr=None,
         )
         t_first: float | None = None
         peak_backlog = 0

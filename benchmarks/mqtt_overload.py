@@ -14,7 +14,6 @@ slower than the publisher, so the bound is reached.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
+from benchmarks._cli import parser  # noqa: E402
 from ingest.mqtt import MqttCollector  # noqa: E402
 from ingest.mqtt_settings import MqttSettings  # noqa: E402
 from ingest.store import Store  # noqa: E402
@@ -51,9 +50,9 @@ def rss_mb() -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--queue-max", type=int, default=2000)
+    ap = parser(__doc__)
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of the overload, s")
+    ap.add_argument("--queue-max", type=int, default=2000, help="collector queue bound, messages")
     ap.add_argument("--batch-max", type=int, default=1000, help="messages per commit")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mqtt-overload-") as tmp:

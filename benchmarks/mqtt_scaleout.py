@@ -31,9 +31,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
+from benchmarks._cli import add_simulation, parser  # noqa: E402
 from ingest.store import Store  # noqa: E402
-from tests.mqtt_helpers import BROKER_CONF, CollectorProcess  # noqa: E402
+from tests.mqtt_helpers import BROKER_CONF, CollectorProcess, start_simulator  # noqa: E402
 from tests.services import Mosquitto  # noqa: E402
 
 GROUP = "scaleout"
@@ -72,25 +72,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         try:
             for c in cols:
                 c.start()
-            sim_cmd = [sys.executable, "-m", "adherence.cli", "simulate", "mqtt"]
-            sim = subprocess.Popen(
-                [
-                    *sim_cmd,
-                    "--broker",
-                    broker.url,
-                    "--devices",
-                    str(args.devices),
-                    "--duration",
-                    str(args.seconds),
-                    "--speed",
-                    str(args.speed),
-                    "--connections",
-                    "4",
-                ],
-                cwd=REPO,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
+            sim = start_simulator(
+                broker.url,
+                *("--devices", str(args.devices), "--duration", str(args.seconds)),
+                *("--speed", str(args.speed), "--connections", "4"),
             )
             run_s = args.seconds / args.speed
             time.sleep(args.kill_at * run_s)
@@ -138,10 +123,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
 def main() -> int:
     """Run and print the figures; exit 1 unless 0 lost and no more stored twice than resent."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--devices", type=int, default=200)
-    ap.add_argument("--seconds", type=float, default=40.0, help="seconds of data per device")
-    ap.add_argument("--speed", type=float, default=2.0, help="x real time")
+    ap = parser(__doc__)
+    add_simulation(ap, seconds=40.0, speed=2.0)
     ap.add_argument("--kill-at", type=float, default=0.4, help="fraction of the run")
     ap.add_argument("--restart-after", type=float, default=-1, help="s; -1: never restart")
     ap.add_argument("--session-expiry", type=int, default=0, help="collector session expiry, s")

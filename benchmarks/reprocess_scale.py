@@ -42,6 +42,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks._cli import parser  # noqa: E402
 
 START = dt.date(2026, 11, 2)  # a Monday
 TODAY = None  # set from the cohort: the day after the programme
@@ -120,8 +121,9 @@ def child_single(args: argparse.Namespace) -> None:
 
 def run_dask(args: argparse.Namespace, n_workers: int) -> dict[str, Any]:
     """Reprocess the cohort on a fresh LocalCluster of ``n_workers`` processes."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
+    from adherence.cli.scale import local_cluster
     from adherence.reprocess import reprocess_cohort
 
     root = _cache(args)
@@ -129,9 +131,7 @@ def run_dask(args: argparse.Namespace, n_workers: int) -> dict[str, Any]:
     out = root / f"out-dask{n_workers}"
     shutil.rmtree(out, ignore_errors=True)
     with (
-        LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
+        local_cluster(n_workers) as cluster,
         Client(cluster) as client,
     ):
         client.wait_for_workers(n_workers)
@@ -156,9 +156,7 @@ def _same_outputs(root: Path, a: str, b: str, subjects: list[str]) -> bool:
 
 def main() -> int:
     """Build the cohort if needed, run the three paths, print the figures."""
-    ap = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    ap = parser(__doc__)
     ap.add_argument("--patients", type=int, default=200, help="patients in the cohort")
     ap.add_argument("--weeks", type=int, default=1, help="weeks of continuous wear per patient")
     ap.add_argument("--workers", default="1,2", help="worker counts to run, comma separated")

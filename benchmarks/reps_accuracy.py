@@ -33,7 +33,7 @@ from scipy.spatial.transform import Rotation
 
 # run as a script (python benchmarks/NAME.py): make the repository importable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from benchmarks._cli import parser  # noqa: E402
 from features.exercises import load_library  # noqa: E402
 from features.reps import count_reps  # noqa: E402
 from features.reps.counter import periodic_reps  # noqa: E402
@@ -237,7 +237,8 @@ def as_dataset(recs: Sequence[MetaMotionRecording | MuvrRecording]) -> Dataset:
     return [(r.accel_g, r.fs_hz, r.expected_reps) for r in recs]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser(__doc__).parse_args(argv)
     real: dict[str, tuple[float, float, float, float]] = {}
     sets: dict[str, Dataset] = {}
     rest_ok = True

@@ -28,7 +28,7 @@ import numpy as np
 
 # run as a script (python benchmarks/NAME.py): make the repository importable
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-
+from benchmarks._cli import parser  # noqa: E402
 from devices.recording import list_recordings, read_recording  # noqa: E402
 from features.exercises import load_library  # noqa: E402
 from features.reps import (  # noqa: E402
@@ -219,7 +219,8 @@ def rest_activity() -> None:
         )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser(__doc__).parse_args(argv)
     print(
         "== live counter latency, synthetic rehab sessions at 50 Hz (10 exercises x 2 seeds,"
         " sets 8 + 10), random chunks 1-25 samples =="

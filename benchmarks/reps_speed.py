@@ -16,7 +16,7 @@ from pathlib import Path
 
 # run as a script (python benchmarks/NAME.py): make the repository importable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from benchmarks._cli import parser  # noqa: E402
 from features.reps import count_reps  # noqa: E402
 from features.sessions import segment_session  # noqa: E402
 from features.synthetic import synth_session  # noqa: E402
@@ -25,7 +25,10 @@ TARGET_S = 0.1
 RUNS = 7
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = parser(__doc__)
+    ap.add_argument("--runs", type=int, default=RUNS, help="timed runs")
+    runs = ap.parse_args(argv).runs
     n_sets = 1
     rec = synth_session("squat", [10], rest_s=60.0, fs_hz=100.0, seed=0)
     while rec.t_s[-1] < 30 * 60:
@@ -46,7 +49,7 @@ def main() -> int:
     ):
         times = []
         got = 0
-        for _ in range(RUNS):
+        for _ in range(runs):
             t0 = time.perf_counter()
             got = fn()
             times.append(time.perf_counter() - t0)

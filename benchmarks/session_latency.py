@@ -12,7 +12,6 @@ It includes the frame accumulation, the broker hops and the counter's own delay.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -25,9 +24,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.services: the brokers
-
 from adherence.live_plans import CarePlanPlanner
 from adherence.plan import load_plans  # noqa: E402
+from benchmarks._cli import parser  # noqa: E402
 from devices.frame import StreamKind  # noqa: E402
 from devices.mqtt_wire import encode_imu_frame, encode_session_event, topic_for  # noqa: E402
 from devices.recording import Recording, list_recordings, read_recording  # noqa: E402
@@ -66,7 +65,7 @@ def _device(rec: Recording, port: int, frame_samples: int, sid: str, w0: float) 
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--recordings", type=int, default=2, help="concurrent sessions (patients)")
     ap.add_argument("--frame-samples", type=int, default=5, help="samples per MQTT frame")
     args = ap.parse_args()

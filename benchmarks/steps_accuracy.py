@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 # run as a script (python benchmarks/NAME.py): make the repository importable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from benchmarks._cli import parser  # noqa: E402
 from features.steps import StepParams, count_steps  # noqa: E402
 from tests.support.steps_data import (  # noqa: E402
     Recording,
@@ -200,13 +200,18 @@ def loso(datasets: dict[str, list[Recording]], name: str, values: list[float]) -
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark over every dataset found; return 0 (figures are printed, not judged)."""
+    ap = parser(__doc__)
+    ap.add_argument(
+        "--loso",
+        metavar="NAME=V1,V2,...",
+        help="leave-one-subject-out estimate for one StepParams field",
+    )
+    loso_arg = ap.parse_args(argv).loso
     root = datasets_dir()
     print(f"datasets: {root}")
     if not root.is_dir():
         print("datasets folder not found; set ADHERENCE_DATASETS")
         return 2
-    args = sys.argv[1:] if argv is None else argv
-    loso_arg = args[args.index("--loso") + 1] if "--loso" in args else None
     t0 = time.perf_counter()
     all_sets: dict[str, list[Recording]] = {}
     loaders = {

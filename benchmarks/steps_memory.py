@@ -28,6 +28,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from benchmarks._cli import parser  # noqa: E402
+
 FS_HZ = 100.0
 TARGET_ABOVE_INPUT_MB = 200.0
 
@@ -77,8 +80,8 @@ def child(data_file: Path, days: int) -> None:
 
 def main() -> int:
     """Run the child process and print the figures; exit 1 if the target is missed."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--days", type=int, default=28)
+    ap = parser(__doc__)
+    ap.add_argument("--days", type=int, default=28, help="days of 100 Hz data")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:

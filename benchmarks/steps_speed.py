@@ -29,6 +29,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from benchmarks._cli import parser  # noqa: E402
+
 DATA_DIR = REPO / "benchmarks" / "_data"
 DATA_FILE = DATA_DIR / "week_100hz.f32"
 META_FILE = DATA_DIR / "week_100hz.json"
@@ -201,9 +204,9 @@ def check_one_shot(path: Path = DATA_FILE) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Generate the data if needed, time the child process, print the figures."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--regenerate", action="store_true")
+    ap = parser(__doc__)
+    ap.add_argument("--runs", type=int, default=3, help="timed runs")
+    ap.add_argument("--regenerate", action="store_true", help="rebuild the cached week of data")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument(
         "--check-one-shot",

@@ -53,9 +53,9 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -327,6 +327,25 @@ def _window_block(
     return rep_r, rep_lag, step_r, proj.std(axis=1)
 
 
+_Bound = TypeVar("_Bound", int, float)
+
+
+def _union(spans: Iterable[tuple[_Bound, _Bound]]) -> list[tuple[_Bound, _Bound]]:
+    """The union of spans ``(a, b)`` (seconds or samples) as disjoint spans in order: spans that
+    overlap or touch are merged.
+
+    >>> _union([(5, 7), (0, 2), (1, 3), (3, 4)])
+    [(0, 4), (5, 7)]
+    """
+    out: list[tuple[_Bound, _Bound]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def _regions(
     feat: WindowFeatures, whole: list[tuple[float, float]], duration_s: float
 ) -> list[tuple[float, float]]:
@@ -336,14 +355,7 @@ def _regions(
     half = WINDOW_S / 4  # the middle half of each periodic window
     spans = [(t - half, t + half) for t in feat.t_s[m].tolist()]
     spans += whole
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(spans):
-        a, b = max(0.0, a - REGION_PAD_S), min(duration_s, b + REGION_PAD_S)
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+    return _union((max(0.0, a - REGION_PAD_S), min(duration_s, b + REGION_PAD_S)) for a, b in spans)
 
 
 def _moving_spans(feat: WindowFeatures, n: int, fs_hz: float) -> list[tuple[int, int]]:
@@ -352,14 +364,10 @@ def _moving_spans(feat: WindowFeatures, n: int, fs_hz: float) -> list[tuple[int,
     if feat.t_s.size == 0:
         return [(0, n)]
     half = WINDOW_S / 2 + MOVE_PAD_S
-    out: list[tuple[int, int]] = []
-    for t in feat.t_s[feat.std_g >= MOVE_MIN_STD_G].tolist():
-        a, b = max(0, int((t - half) * fs_hz)), min(n, int(np.ceil((t + half) * fs_hz)))
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+    moving = feat.t_s[feat.std_g >= MOVE_MIN_STD_G].tolist()
+    return _union(
+        (max(0, int((t - half) * fs_hz)), min(n, int(np.ceil((t + half) * fs_hz)))) for t in moving
+    )
 
 
 def _stream_reps(acc: Array, fs_hz: float, feat: WindowFeatures) -> list[tuple[float, float]]:

@@ -332,13 +332,7 @@ class BlePeripheralSim:
             "o",
             [APP_PATH],
         )
-        await self._call(
-            self.settings.adapter,
-            "org.bluez.GattManager1",
-            "RegisterApplication",
-            "oa{sv}",
-            [APP_PATH, {}],
-        )
+        await self._register_application()
         self.disconnects += 1
         if self._adv is not None:
             self._adv.bump()
@@ -362,13 +356,7 @@ class BlePeripheralSim:
         service_uuid = self._build_gatt()
         for path, iface in self._exports:
             bus.export(path, iface)
-        await self._call(
-            self.settings.adapter,
-            "org.bluez.GattManager1",
-            "RegisterApplication",
-            "oa{sv}",
-            [APP_PATH, {}],
-        )
+        await self._register_application()
         self._adv = _Advertisement(self.name, service_uuid)
         bus.export(ADV_PATH, self._adv)
         await self._call(
@@ -536,6 +524,17 @@ class BlePeripheralSim:
             i0 += n
 
     # -- D-Bus helpers --------------------------------------------------------------------
+    async def _register_application(self) -> None:
+        """Register the exported GATT application (``APP_PATH``) with the adapter's
+        ``GattManager1`` (BlueZ ``doc/org.bluez.GattManager.rst``)."""
+        await self._call(
+            self.settings.adapter,
+            "org.bluez.GattManager1",
+            "RegisterApplication",
+            "oa{sv}",
+            [APP_PATH, {}],
+        )
+
     async def _call(self, path: str, iface: str, member: str, sig: str, body: list[Any]) -> Any:
         assert self._bus is not None
         reply = await self._bus.call(

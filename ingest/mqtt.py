@@ -67,7 +67,14 @@ from ingest.mqtt_diagnose import diagnose, speaks_tls
 from ingest.mqtt_settings import MqttSettings
 from ingest.store import Store
 
-__all__ = ["CollectorStats", "Hole", "MqttCollector", "MqttSettings", "SeqTracker"]
+__all__ = [
+    "CollectorStats",
+    "Hole",
+    "MqttCollector",
+    "MqttSettings",
+    "PahoHandlers",
+    "SeqTracker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +259,51 @@ def make_client(settings: MqttSettings, *, manual_ack: bool = False) -> mqtt.Cli
     return client
 
 
-class MqttCollector:
+class PahoHandlers:
+    """The paho 2.x connect and subscribe callbacks of this package's MQTT 5 clients, as hooks.
+
+    A CONNACK (MQTT 5.0, 3.2) that refuses the connection goes to :meth:`_connect_refused`, an
+    accepted one to :meth:`_connected`; a SUBACK (3.9) goes to :meth:`_subscribed` with its
+    reason codes. Subclasses implement the hooks and set the callbacks on their client.
+    """
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self._connect_refused(reason_code)
+        else:
+            self._connected(client, flags)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        self._subscribed(reason_codes)
+
+    def _connect_refused(self, reason_code: ReasonCode) -> None:
+        """The broker refused the connection (paho retries)."""
+        raise NotImplementedError
+
+    def _connected(self, client: mqtt.Client, flags: mqtt.ConnectFlags) -> None:
+        """The broker accepted the connection (``flags.session_present``: it kept the session)."""
+        raise NotImplementedError
+
+    def _subscribed(self, reason_codes: list[ReasonCode]) -> None:
+        """The broker answered a subscription: one reason code per topic filter."""
+        raise NotImplementedError
+
+
+class MqttCollector(PahoHandlers):
     """Collects every message under ``settings.prefix`` into ``store``.
 
     Parameters
@@ -294,19 +345,12 @@ class MqttCollector:
         self._early_closes = 0  # connections closed before any CONNACK, in a row
 
     # -- paho side (network thread): stamp and hand off -----------------------------------
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            if reason_code.value in _PERMANENT_CONNACK:
-                self._fatal = f"broker refused the connection: {reason_code}"
-            log.warning("mqtt connect refused: %s", reason_code)
-            return
+    def _connect_refused(self, reason_code: ReasonCode) -> None:
+        if reason_code.value in _PERMANENT_CONNACK:
+            self._fatal = f"broker refused the connection: {reason_code}"
+        log.warning("mqtt connect refused: %s", reason_code)
+
+    def _connected(self, client: mqtt.Client, flags: mqtt.ConnectFlags) -> None:
         self._connack, self._early_closes = True, 0
         with self._ack_lock:
             self._gen += 1
@@ -319,14 +363,7 @@ class MqttCollector:
         opts = SubscribeOptions(qos=1, noLocal=self.settings.group is None)
         _, self._sub_mid = client.subscribe(self.settings.subscription(), options=opts)
 
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reason_codes: list[ReasonCode],
-        properties: Properties | None,
-    ) -> None:
+    def _subscribed(self, reason_codes: list[ReasonCode]) -> None:
         if any(rc.is_failure for rc in reason_codes):
             self._fatal = f"broker refused the subscription: {reason_codes[0]}"
             return

@@ -39,7 +39,6 @@ import time
 from dataclasses import dataclass, field, replace
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from devices.errors import DecodeError
@@ -52,7 +51,7 @@ from devices.mqtt_wire import (
     message_seq,
     payload_digest,
 )
-from ingest.mqtt import make_client
+from ingest.mqtt import PahoHandlers, make_client
 from ingest.mqtt_settings import MqttSettings
 
 __all__ = ["DEFAULT_LIMIT", "MAX_BACKOFF", "DeviceClient", "DeviceStats", "Unconfirmed"]
@@ -184,7 +183,7 @@ class DeviceStats:
     connects: int = 0
 
 
-class DeviceClient:
+class DeviceClient(PahoHandlers):
     """A device's or gateway's MQTT connection that keeps every message until a receipt.
 
     Parameters
@@ -251,17 +250,10 @@ class DeviceClient:
         return c
 
     # -- paho network thread: note and hand off ----------------------------------------------
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            log.warning("device connection refused by the broker: %s", reason_code)
-            return
+    def _connect_refused(self, reason_code: ReasonCode) -> None:
+        log.warning("device connection refused by the broker: %s", reason_code)
+
+    def _connected(self, client: mqtt.Client, flags: mqtt.ConnectFlags) -> None:
         with self._lock:
             self.stats.connects += 1
             self._reconnected = True  # send everything unconfirmed (kept while disconnected)

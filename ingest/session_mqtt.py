@@ -25,14 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices.errors import AdherenceError
 from devices.mqtt_wire import DeviceEvent, decode_payload, parse_topic, topic_for
 from ingest.errors import CollectorError
-from ingest.mqtt import make_client
+from ingest.mqtt import PahoHandlers, make_client
 from ingest.mqtt_settings import MqttSettings
 from ingest.session import Feedback, LiveSession, Target
 from ingest.store import Store
@@ -122,7 +121,7 @@ class SessionServiceSettings:
     min_rest_s: float = 10.0
 
 
-class SessionService:
+class SessionService(PahoHandlers):
     """Runs live sessions for every patient under ``settings.mqtt.prefix``.
 
     Parameters
@@ -158,30 +157,16 @@ class SessionService:
         self._prefix = settings.mqtt.prefix.rstrip("/")
 
     # -- paho thread: stamp and hand off --------------------------------------------------------
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            log.warning("session service: connect refused: %s", reason_code)
-            return
+    def _connect_refused(self, reason_code: ReasonCode) -> None:
+        log.warning("session service: connect refused: %s", reason_code)
+
+    def _connected(self, client: mqtt.Client, flags: mqtt.ConnectFlags) -> None:
         opts = SubscribeOptions(qos=1)
         client.subscribe(
             [(f"{self._prefix}/+/+/+/session", opts), (f"{self._prefix}/+/+/+/accel", opts)]
         )
 
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reason_codes: list[ReasonCode],
-        properties: Properties | None,
-    ) -> None:
+    def _subscribed(self, reason_codes: list[ReasonCode]) -> None:
         if not any(rc.is_failure for rc in reason_codes):
             self.subscribed.set()
 

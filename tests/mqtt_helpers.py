@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -171,6 +172,21 @@ class CollectorProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(30)
+
+
+def start_simulator(
+    broker_url: str, *options: str, stdout: Any = subprocess.PIPE, stderr: Any = subprocess.STDOUT
+) -> subprocess.Popen[str]:
+    """``python -m adherence.cli simulate mqtt --broker broker_url *options`` as a subprocess of
+    this checkout, its output a text pipe (stderr in it) unless ``stdout``/``stderr`` say else."""
+    return subprocess.Popen(
+        adherence_argv("simulate", "mqtt", "--broker", broker_url, *options),
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+    )
 
 
 # Mosquitto started as root drops to the "mosquitto" user, which cannot write the 0700 pytest

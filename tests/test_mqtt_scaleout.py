@@ -12,15 +12,13 @@ and in the archive (``adherence/archive.py``: loading stores each frame identity
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from ingest.store import Store
-from tests.mqtt_helpers import REPO, CollectorProcess
+from tests.mqtt_helpers import CollectorProcess, start_simulator
 from tests.mqtt_helpers import broker as broker  # noqa: F401 - fixture
 from tests.services import Mosquitto, wait_until
 
@@ -51,28 +49,10 @@ def test_group_splits_load_and_a_killed_member_loses_nothing(
         cp.args += ["--group", "g", "--session-expiry", "0", "--quiet"]
         cp.start()
         cols.append(cp)
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "adherence.cli",
-            "simulate",
-            "mqtt",
-            "--broker",
-            broker.url,
-            "--devices",
-            str(DEVICES),
-            "--duration",
-            str(SECONDS),
-            "--speed",
-            "2",
-            "--connections",
-            "2",
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    sim = start_simulator(
+        broker.url,
+        *("--devices", str(DEVICES), "--duration", str(SECONDS)),
+        *("--speed", "2", "--connections", "2"),
     )
     # per device: SECONDS * RATE_HZ / FRAME_SAMPLES accelerometer frames + one step total per s
     expected = DEVICES * (int(SECONDS * RATE_HZ / FRAME_SAMPLES) + int(SECONDS))

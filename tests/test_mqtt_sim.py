@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -27,10 +26,9 @@ from ingest.mqtt_sim import (
     synthetic_messages,
 )
 from ingest.store import Store
-from tests.mqtt_helpers import REPO, T0_NS, running_collector
+from tests.mqtt_helpers import REPO, T0_NS, running_collector, start_simulator
 from tests.mqtt_helpers import broker as broker  # noqa: F401 - fixture
 from tests.services import Mosquitto, wait_until
-from tests.support.running import adherence_argv
 
 pytestmark = pytest.mark.services
 RECORDINGS = REPO / "sample_data" / "recordings"
@@ -135,13 +133,9 @@ def test_bare_sensor_replay_sends_no_session_events() -> None:
 def test_last_will_reports_a_killed_device_offline(broker: Mosquitto, store: Store) -> None:
     s = MqttSettings(broker=broker.url, client_id="will-test")
     with running_collector(s, store):
-        sim = subprocess.Popen(
-            adherence_argv(
-                *("simulate", "mqtt", "--broker", broker.url, "--devices", "1"),
-                *("--duration", "600", "--client-id", "dying"),
-            ),
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+        sim = start_simulator(
+            broker.url,
+            *("--devices", "1", "--duration", "600", "--client-id", "dying"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

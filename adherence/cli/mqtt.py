@@ -46,6 +46,26 @@ SIMULATE_MQTT_DESCRIPTION = (
 )
 
 
+_COLLECT_LIMITS: tuple[tuple[str, str, type[int] | type[float], float, str, str], ...] = (
+    ("--session-expiry", "session_expiry_s", int, 3600, "S", "session expiry, s"),
+    ("--max-payload", "max_payload_bytes", int, 256 * 1024, "BYTES", "larger payloads are "
+     "dead-lettered"),
+    ("--reorder-timeout", "reorder_timeout_s", float, 5.0, "S", "how long to wait for a missing "
+     "sequence number before recording a gap, s"),
+)  # fmt: skip
+"""``collect mqtt``'s numeric options: flag, settings field (the ``argparse`` destination), type,
+default (the settings' default), metavar and help."""
+
+_COLLECT_OPTIONS = (
+    "group",
+    *(limit[1] for limit in _COLLECT_LIMITS),
+    "receipts",
+    "receipt_interval_s",
+)
+"""The settings fields ``collect mqtt`` adds options for, by their ``argparse`` destination names
+(beside those of :func:`~adherence.cli.options.add_mqtt_client`)."""
+
+
 def _positive(text: str) -> float:
     """argparse ``type=``: a finite number > 0 (``nan`` and ``inf`` parse as floats)."""
     from ingest.mqtt_settings import positive_number
@@ -64,23 +84,8 @@ def register(collect: SubParsers, simulate: SubParsers) -> None:
     _add_broker_args(c, "adherence-collector")
     add_store(c, default=Path("adherence.sqlite"))
     c.add_argument("--group", help="shared-subscription group (several collectors split load)")
-    c.add_argument(
-        "--session-expiry", type=int, default=3600, metavar="S", help="session expiry, s"
-    )
-    c.add_argument(
-        "--max-payload",
-        type=int,
-        default=256 * 1024,
-        metavar="BYTES",
-        help="larger payloads are dead-lettered",
-    )
-    c.add_argument(
-        "--reorder-timeout",
-        type=float,
-        default=5.0,
-        metavar="S",
-        help="how long to wait for a missing sequence number before recording a gap, s",
-    )
+    for flag, dest, kind, default, metavar, text in _COLLECT_LIMITS:
+        c.add_argument(flag, dest=dest, type=kind, default=default, metavar=metavar, help=text)
     c.add_argument(
         "--no-receipts",
         dest="receipts",
@@ -90,6 +95,7 @@ def register(collect: SubParsers, simulate: SubParsers) -> None:
     )
     c.add_argument(
         "--receipt-interval",
+        dest="receipt_interval_s",
         type=_positive,
         default=2.0,
         metavar="S",
@@ -176,16 +182,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from ingest.mqtt import MqttCollector
     from ingest.store import Store
 
-    settings = mqtt_settings(
-        args,
-        args.broker,
-        group=args.group,
-        session_expiry_s=args.session_expiry,
-        max_payload_bytes=args.max_payload,
-        reorder_timeout_s=args.reorder_timeout,
-        receipts=args.receipts,
-        receipt_interval_s=args.receipt_interval,
-    )
+    collect = {name: getattr(args, name) for name in _COLLECT_OPTIONS}
+    settings = mqtt_settings(args, args.broker, **collect)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

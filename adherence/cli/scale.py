@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adherence.cli.options import (
     SubParsers,
@@ -23,7 +23,29 @@ from adherence.cli.options import (
     open_existing_store,
 )
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from distributed import LocalCluster
+
+__all__ = ["LOOPBACK_FREE_PORT", "local_cluster", "register"]
+
+LOOPBACK_FREE_PORT = "127.0.0.1:0"
+"""Where a local cluster's scheduler serves HTTP (``/health``, ``/metrics``, the dashboard when
+bokeh is installed): a free loopback port. With ``dashboard_address=None`` distributed still
+starts that server, on the fixed port 8787, and warns and moves when another cluster holds it."""
+
+
+def local_cluster(n_workers: int, **kwargs: Any) -> LocalCluster:
+    """A Dask ``LocalCluster`` of ``n_workers`` worker processes with one thread each, every
+    port (scheduler, workers, HTTP) free and chosen by the system; ``kwargs`` go to it."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=LOOPBACK_FREE_PORT,
+        **kwargs,
+    )
 
 
 def _run_archive(args: argparse.Namespace) -> int:
@@ -53,17 +75,11 @@ def _run_archive(args: argparse.Namespace) -> int:
 def _client(args: argparse.Namespace) -> tuple[Any, Any]:
     import logging
 
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if args.scheduler:
         return Client(args.scheduler), None
-    cluster = LocalCluster(
-        n_workers=args.workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.WARNING,
-    )
+    cluster = local_cluster(args.workers, silence_logs=logging.WARNING)
     return Client(cluster), cluster
 
 
