@@ -7,7 +7,7 @@ first) or ``np.einsum("wti,wtj->wij", w, w)`` (channels last) returns, several t
 ``einsum("wt,wt->w")`` per channel pair runs numpy's two-operand sum-of-products loop over the
 time axis, which accumulates the products of each window in the same order; the matrix is
 symmetric, so the six pairs ``i <= j`` are computed and mirrored. Checked against ``einsum``
-bit for bit in ``tests/test_gram.py``; the finder's and the repetition counter's results are
+bit for bit in ``tests/test_speed_exact.py``; the finder's and the repetition counter's results are
 therefore unchanged.
 
 Reference: NumPy, ``numpy.einsum``,
