@@ -1118,21 +1118,11 @@ class Store(StoreReads):
     ) -> Iterator[list[tuple[int, int, np.ndarray]]]:
         """Like :meth:`frame_batches` with ``overlap=True``, but only each frame's
         (start_ns, end_ns, t_ns) - a quarter of the bytes of a triaxial stream."""
-        where, params = _frame_where(
-            (("subject", subject), ("stream", stream), ("device", device)), start_ns, end_ns
+        pages = self._stream_pages(
+            "t_ns", (subject, stream, device), start_ns, end_ns, batch_frames
         )
-        sql = "SELECT start_ns, end_ns, t_ns, seq FROM frames WHERE " + " AND ".join(where)
-        key: tuple[int, int] | None = None
-        while True:
-            page = "" if key is None else " AND (start_ns, seq) > (?, ?)"
-            rows = self.execute(
-                sql + page + " ORDER BY start_ns, seq LIMIT ?",
-                [*params, *(key or ()), int(batch_frames)],
-            )
-            if not rows:
-                return
-            key = (int(rows[-1][0]), int(rows[-1][3]))
-            yield [(int(a), int(b), np.frombuffer(t, dtype="<i8")) for a, b, t, _ in rows]
+        for rows in pages:
+            yield [(int(a), int(b), np.frombuffer(t, dtype="<i8")) for a, b, t in rows]
 
     def frame_sample_batches(
         self,
@@ -1148,12 +1138,35 @@ class Store(StoreReads):
         only each frame's (start_ns, end_ns, t_ns (n,), values (n, k)): the frames were
         validated when stored, and are not made into :class:`Frame` objects again. The
         arrays are read-only views of the stored bytes."""
+        pages = self._stream_pages(
+            "t_ns, vals, n, k", (subject, stream, device), start_ns, end_ns, batch_frames
+        )
+        for rows in pages:
+            yield [
+                (
+                    int(a),
+                    int(b),
+                    np.frombuffer(t, dtype="<i8"),
+                    np.frombuffer(v, dtype="<f8").reshape(n, k),
+                )
+                for a, b, t, v, n, k in rows
+            ]
+
+    def _stream_pages(
+        self,
+        columns: str,
+        ids: tuple[str, StreamKind | str, str],
+        start_ns: int | None,
+        end_ns: int | None,
+        batch_frames: int,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Pages of at most ``batch_frames`` rows (start_ns, end_ns, then ``columns``) of the
+        frames of one (subject, stream, device) overlapping [start_ns, end_ns) (UTC ns), in
+        (start_ns, seq) order; each page resumes after the last row of the one before."""
         where, params = _frame_where(
-            (("subject", subject), ("stream", stream), ("device", device)), start_ns, end_ns
+            zip(("subject", "stream", "device"), ids, strict=True), start_ns, end_ns
         )
-        sql = "SELECT start_ns, end_ns, t_ns, vals, n, k, seq FROM frames WHERE " + " AND ".join(
-            where
-        )
+        sql = f"SELECT start_ns, end_ns, {columns}, seq FROM frames WHERE " + " AND ".join(where)
         key: tuple[int, int] | None = None
         while True:
             page = "" if key is None else " AND (start_ns, seq) > (?, ?)"
@@ -1163,16 +1176,8 @@ class Store(StoreReads):
             )
             if not rows:
                 return
-            key = (int(rows[-1][0]), int(rows[-1][6]))
-            yield [
-                (
-                    int(a),
-                    int(b),
-                    np.frombuffer(t, dtype="<i8"),
-                    np.frombuffer(v, dtype="<f8").reshape(n, k),
-                )
-                for a, b, t, v, n, k, _ in rows
-            ]
+            key = (int(rows[-1][0]), int(rows[-1][-1]))
+            yield [r[:-1] for r in rows]
 
     def frame_identities(self) -> list[tuple[str, str, str, int, int]]:
         """Identity (subject, device, stream, seq, start_ns) of every stored frame, sorted."""
