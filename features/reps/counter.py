@@ -300,9 +300,17 @@ def count_reps(
         resolve_profile(profile), min_rep_s, max_rep_s, guided=guided, placement=placement
     )
     if isinstance(params, PeriodicParams):
-        raw, reason = _count_periodic(acc, fs, params) if n else ([], "empty recording")
-        return build_result(raw, acc, gyr, fs, t0, reason)
+        return _periodic_result(acc, gyr, fs, t0, params)
     return _count_guided(acc, gyr, fs, t0, params)
+
+
+def _periodic_result(
+    acc: Array, gyr: Array | None, fs: float, t0: float, p: PeriodicParams, with_rom: bool = True
+) -> RepResult:
+    """The default counter on a validated accelerometer (g, ``fs`` Hz), as a result whose
+    times start at ``t0`` s."""
+    raw, reason = _count_periodic(acc, fs, p) if acc.shape[0] else ([], "empty recording")
+    return build_result(raw, acc, gyr, fs, t0, reason, with_rom)
 
 
 def count_reps_validated(
@@ -325,9 +333,7 @@ def count_reps_validated(
     n = acc.shape[0]
     gyr = checked_gyro(gyro_dps, gyro_fs_hz, n, fs)
     lo, hi = rep_range_s(None, None, None)  # the default range, as make_params gives it
-    params = PeriodicParams(min_rep_s=lo, max_rep_s=hi)
-    raw, reason = _count_periodic(acc, fs, params) if n else ([], "empty recording")
-    return build_result(raw, acc, gyr, fs, 0.0, reason, with_rom)
+    return _periodic_result(acc, gyr, fs, 0.0, PeriodicParams(min_rep_s=lo, max_rep_s=hi), with_rom)
 
 
 def _count_guided(
