@@ -171,10 +171,11 @@ def guided_accuracy() -> None:
 def rest_activity() -> None:
     """False and missed repetitions with activity in the rests: normal, guided, and guided with
     the sensor placement (batch = live)."""
+    n_ex = len(load_library())
     print(
-        "== activity in the rests: sets [8, 10], rest 40 s, 10 exercises x 2 seeds, profile"
+        f"== activity in the rests: sets [8, 10], rest 40 s, {n_ex} exercises x 2 seeds, profile"
         " given in every mode; false = overlaps no true repetition; missed = true count minus"
-        " counted true (of 360) =="
+        f" counted true (of {n_ex * 2 * 18}) =="
     )
     modes = (("normal", False, False), ("guided", True, False), ("guided+pl", True, True))
     print(
@@ -222,8 +223,8 @@ def rest_activity() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser(__doc__).parse_args(argv)
     print(
-        "== live counter latency, synthetic rehab sessions at 50 Hz (10 exercises x 2 seeds,"
-        " sets 8 + 10), random chunks 1-25 samples =="
+        "== live counter latency, synthetic rehab sessions at 50 Hz"
+        f" ({len(load_library())} exercises x 2 seeds, sets 8 + 10), random chunks 1-25 samples =="
     )
     latency(guided=False)
     latency(guided=True)

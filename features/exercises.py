@@ -30,6 +30,8 @@ POSTURES = {
     "quadruped": (-1.0, 0.0, 0.0),
     "side_lying": (0.0, 1.0, 0.0),
 }
+#: Linear travel of a repetition when the library entry gives none, metres.
+DEFAULT_DISPLACEMENT_M = (0.05, 0.25)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class ExerciseProfile:
         Expected duration of one repetition, seconds (min, max).
     rotation_axis, accel_axis : str
         Dominant rotation and acceleration axes in the body frame (``"x"``, ``"y"``, ``"z"``).
+    displacement_m : (float, float)
+        Linear travel of the segment along ``accel_axis`` in one repetition, metres (min,
+        max); used by the synthetic generator. Optional in the file: 0.05 .. 0.25 m.
     """
 
     id: str
@@ -63,6 +68,7 @@ class ExerciseProfile:
     rep_duration_s: tuple[float, float]
     rotation_axis: str
     accel_axis: str
+    displacement_m: tuple[float, float] = DEFAULT_DISPLACEMENT_M
 
 
 def _placements(
@@ -96,6 +102,7 @@ def _parse(ex_id: str, raw: dict[str, Any], where: str) -> ExerciseProfile:
         accel_axis = str(raw["accel_axis"])
         name = str(raw["name"])
         description = str(raw["description"])
+        d_lo, d_hi = (float(v) for v in raw.get("displacement_m", DEFAULT_DISPLACEMENT_M))
     except (KeyError, TypeError, ValueError) as exc:
         raise bad("fields", f"missing or malformed ({exc})") from exc
     if not 0 < lo < hi:
@@ -105,6 +112,8 @@ def _parse(ex_id: str, raw: dict[str, Any], where: str) -> ExerciseProfile:
     for field, axis in (("rotation_axis", rotation_axis), ("accel_axis", accel_axis)):
         if axis not in AXES:
             raise bad(field, f"{axis!r} not in {AXES}")
+    if not 0 <= d_lo <= d_hi <= 2:
+        raise bad("displacement_m", f"need 0 <= min <= max <= 2 m, got {d_lo}, {d_hi}")
     rom = _placements(placements_raw, bad)
     return ExerciseProfile(
         id=ex_id,
@@ -116,6 +125,7 @@ def _parse(ex_id: str, raw: dict[str, Any], where: str) -> ExerciseProfile:
         rep_duration_s=(lo, hi),
         rotation_axis=rotation_axis,
         accel_axis=accel_axis,
+        displacement_m=(d_lo, d_hi),
     )
 
 

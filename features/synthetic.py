@@ -155,7 +155,7 @@ def _build(
             rep_bounds.append((t, t + dur))
             amps_rad.append(math.radians(rom_set_deg * rng.uniform(0.85, 1.15)))
             gammas.append(rng.uniform(0.8, 1.25))
-            disp_m.append(rng.uniform(0.05, 0.25))
+            disp_m.append(rng.uniform(*profile.displacement_m))
             t += dur
         set_bounds.append((set_start, t))
     total_s = t + tail_s

@@ -27,6 +27,10 @@ REQUIRED = {
     "hip_hinge",
     "knee_to_chest",
     "side_plank_hip_dip",
+    # the lower-limb strength exercises of rehabilitation programmes
+    "heel_raise",
+    "split_squat",
+    "lunge",
 }
 
 
@@ -34,7 +38,7 @@ def test_json_is_package_data() -> None:
     assert (resources.files("features") / "exercises.json").is_file()
 
 
-def test_library_has_the_ten_rehab_exercises() -> None:
+def test_library_has_the_rehab_exercises() -> None:
     lib = load_library()
     assert set(lib) >= REQUIRED
 
@@ -52,6 +56,14 @@ def test_profile_fields_are_valid(ex_id: str) -> None:
     for r_lo, r_hi in prof.rom_deg.values():
         assert 0 < r_lo <= r_hi <= 180
     assert prof.rotation_axis in AXES and prof.accel_axis in AXES
+    d_lo, d_hi = prof.displacement_m
+    assert 0 <= d_lo <= d_hi <= 0.5
+
+
+def test_displacement_defaults_and_is_per_exercise() -> None:
+    # An entry without displacement_m gets 0.05-0.25 m; a heel raise lifts the body a few cm.
+    assert get_profile("bridge").displacement_m == (0.05, 0.25)
+    assert get_profile("heel_raise").displacement_m == (0.04, 0.08)
 
 
 def test_get_profile_accepts_dashes_and_case() -> None:

@@ -36,7 +36,7 @@ class EngineParams:
     down_frac: float = 0.0
     trough_rise_frac: float = 0.3
     trough_flat_s: float = 0.25
-    floor: float = 0.035
+    floor: float = 0.025
     dur_ratio: float = 2.5
     amp_ratio: float = 3.0
     min_run: int = 3
