@@ -18,8 +18,12 @@
    to 100 and 200 Hz (polyphase, ``scipy.signal.resample_poly``), and with gravity removed two
    ways (the recording's median vector subtracted; a zero-phase 0.2 Hz low-pass estimate
    subtracted, roughly what a linear-acceleration sensor leaves); rest files must stay 0.
-5. Known limitation: a random drift of the sensor orientation (no repetition in it).
-6. Guided mode on the barbell squat and deadlift sets, with the closest library profiles.
+5. A reference: the plain counter issue 13 describes (band-pass 0.1-2 Hz of the whole
+   recording, first principal component, autocorrelation period, peaks at least 0.75 period
+   apart with a quarter of the half range as prominence, the larger count of both signs), on
+   the same real sets, so the figures of 1. can be compared with the obvious method.
+6. Known limitation: a random drift of the sensor orientation (no repetition in it).
+7. Guided mode on the barbell squat and deadlift sets, with the closest library profiles.
 
 Run: ``python benchmarks/reps_accuracy.py`` (``ADHERENCE_DATASETS`` overrides the data folder).
 """
@@ -288,6 +292,36 @@ TRANSFORMS = {
 }
 
 
+def reference_count(accel_g: np.ndarray, fs_hz: float) -> int:
+    """The plain RecoFit-style counter of item 5 (repetitions; ``accel_g`` in g, ``fs_hz`` Hz):
+    whole recording, no bouts, no periodicity gate, no runs."""
+    b, a = signal.butter(2, [0.1, 2.0], btype="bandpass", fs=fs_hz)
+    x = signal.filtfilt(b, a, accel_g - accel_g.mean(axis=0), axis=0)
+    x = x - x.mean(axis=0)
+    q = x @ np.linalg.svd(x, full_matrices=False)[2][0]
+    ac = np.correlate(q, q, "full")[q.size - 1 :]
+    lo, hi = int(0.8 * fs_hz), min(ac.size - 1, int(8.0 * fs_hz))
+    cand, _ = signal.find_peaks(ac[lo:hi])
+    if cand.size == 0 or ac[0] <= 0:
+        return 0
+    period = lo + int(cand[np.argmax(ac[lo:hi][cand])])
+    dist = max(1, round(0.75 * period))
+    return max(
+        signal.find_peaks(sq, distance=dist, prominence=0.125 * float(np.ptp(sq)))[0].size
+        for sq in (q, -q)
+    )
+
+
+def reference(sets: dict[str, Dataset]) -> None:
+    print("== reference: the plain counter of issue 13 (item 5) on the same sets ==")
+    print(HEADER)
+    for name, d in sets.items():
+        got = [(reference_count(a, fs), want) for a, fs, want in d]
+        rests = [n for n, want in got if not want]
+        row = fmt_row(f"{name.split()[0]} reference", [g for g in got if g[1]])
+        print(row + (f"  rest files {rests}" if rests else ""))
+
+
 def robust_input(sets: dict[str, Dataset]) -> bool:
     """Real sets at other rates and without gravity (item 4); True when every rest file
     still counts 0."""
@@ -346,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     held = lodo(sets) if len(sets) == 2 else {}
     print()
     robust_rests_ok = robust_input(robust_sets)
+    print()
+    reference(robust_sets)
     print()
     s_ex, s_tot = synthetic_sessions()
     print(f"synthetic rehab sessions, per set: {s_ex} of {s_tot} exact")
