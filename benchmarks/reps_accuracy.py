@@ -312,14 +312,20 @@ def reference_count(accel_g: np.ndarray, fs_hz: float) -> int:
     )
 
 
+def _print_counts(label: str, got: list[Pair]) -> bool:
+    """Print a row for the sets of ``got`` (rest files, expected 0, listed after it); True when
+    every rest file counted 0."""
+    rests = [n for n, want in got if not want]
+    row = fmt_row(label, [g for g in got if g[1]])
+    print(row + (f"  rest files {rests}" if rests else ""))
+    return all(n == 0 for n in rests)
+
+
 def reference(sets: dict[str, Dataset]) -> None:
     print("== reference: the plain counter of issue 13 (item 5) on the same sets ==")
     print(HEADER)
     for name, d in sets.items():
-        got = [(reference_count(a, fs), want) for a, fs, want in d]
-        rests = [n for n, want in got if not want]
-        row = fmt_row(f"{name.split()[0]} reference", [g for g in got if g[1]])
-        print(row + (f"  rest files {rests}" if rests else ""))
+        _print_counts(f"{name} reference", [(reference_count(a, fs), want) for a, fs, want in d])
 
 
 def robust_input(sets: dict[str, Dataset]) -> bool:
@@ -331,10 +337,7 @@ def robust_input(sets: dict[str, Dataset]) -> bool:
     for label, tf in TRANSFORMS.items():
         for name, d in sets.items():
             got = [(count_reps(*tf(a, fs)).count, want) for a, fs, want in d]
-            rests = [n for n, want in got if not want]
-            rests_ok &= all(n == 0 for n in rests)
-            row = fmt_row(f"{name.split()[0]} {label}", [g for g in got if g[1]])
-            print(row + (f"  rest files {rests}" if rests else ""))
+            rests_ok &= _print_counts(f"{name} {label}", got)
     return rests_ok
 
 
@@ -364,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         real["barbell all files"] = score(pall)
         rest_ok = all(n == 0 for n in r12 + r25)
         sets["barbell"] = as_dataset(unique25)
-        robust_sets["barbell 12.5 Hz"] = as_dataset(unique)
+        robust_sets["barbell"] = as_dataset(unique)  # 12.5 Hz, as recorded
         guided(unique)
         print()
     else:

@@ -171,11 +171,12 @@ def guided_accuracy() -> None:
 def rest_activity() -> None:
     """False and missed repetitions with activity in the rests: normal, guided, and guided with
     the sensor placement (batch = live)."""
-    n_ex = len(load_library())
+    sets, seeds = [8, 10], 2
+    n_true = len(load_library()) * seeds * sum(sets)
     print(
-        f"== activity in the rests: sets [8, 10], rest 40 s, {n_ex} exercises x 2 seeds, profile"
-        " given in every mode; false = overlaps no true repetition; missed = true count minus"
-        f" counted true (of {n_ex * 2 * 18}) =="
+        f"== activity in the rests: sets {sets}, rest 40 s, {len(load_library())} exercises x"
+        f" {seeds} seeds, profile given in every mode; false = overlaps no true repetition;"
+        f" missed = true count minus counted true (of {n_true}) =="
     )
     modes = (("normal", False, False), ("guided", True, False), ("guided+pl", True, True))
     print(
@@ -189,8 +190,8 @@ def rest_activity() -> None:
         missed = dict.fromkeys([m for m, _, _ in modes], 0)
         where: list[str] = []
         for ex in sorted(load_library()):
-            for seed in range(2):
-                base = synth_session(ex, [8, 10], rest_s=40.0, fs_hz=FS_HZ, seed=seed)
+            for seed in range(seeds):
+                base = synth_session(ex, sets, rest_s=40.0, fs_hz=FS_HZ, seed=seed)
                 rec = with_rest_activity(base, kind, seed=seed)
                 true_start = np.array([a for a, _ in rec.rep_bounds_s])
                 true_end = np.array([b for _, b in rec.rep_bounds_s])
