@@ -8,6 +8,7 @@ from scipy.spatial.transform import Rotation
 
 from devices.errors import InputError
 from features.reps import RepResult, count_reps
+from features.reps.periodic import _periodic_axis, _principal
 from features.synthetic import synth_exercise_set
 
 
@@ -45,6 +46,85 @@ def tilt_signal(
     gyro = np.column_stack([np.zeros_like(t), np.degrees(theta_dot), np.zeros_like(t)])
     gyro += rng.normal(0, 0.3, gyro.shape)
     return accel, gyro, bounds
+
+
+def tilts_at(
+    starts_s: list[float],
+    *,
+    rep_s: float = 2.0,
+    amps_deg: list[float] | None = None,
+    turns: tuple[tuple[float, float, float], ...] = (),
+    fs_hz: float = 50.0,
+    total_s: float | None = None,
+) -> np.ndarray:
+    """Accelerometer (g) of a segment tilting about y by a raised cosine of ``rep_s`` seconds
+    at each of ``starts_s`` (amplitudes ``amps_deg``, default 40 degrees), and turning about x
+    by ``(start_s, duration_s, degrees)`` for each of ``turns`` (picking a weight up, putting
+    it down), with 0.005 g of noise; 4 s of quiet after the last tilt unless ``total_s``."""
+    rng = np.random.default_rng(0)
+    total = total_s if total_s is not None else max(starts_s) + rep_s + 4.0
+    t = np.arange(int(total * fs_hz)) / fs_hz
+    theta = np.zeros_like(t)
+    for a, amp in zip(starts_s, amps_deg or [40.0] * len(starts_s), strict=True):
+        u = (t - a) / rep_s
+        inside = (u >= 0) & (u <= 1)
+        theta[inside] = np.radians(amp) * 0.5 * (1 - np.cos(2 * np.pi * u[inside]))
+    phi = np.zeros_like(t)
+    for t0, dur, deg in turns:
+        phi += np.radians(deg) * 0.5 * (1 - np.cos(np.pi * np.clip((t - t0) / dur, 0, 1)))
+    rot = Rotation.from_rotvec(np.column_stack([phi, theta, np.zeros_like(t)]))
+    return np.asarray(rot.inv().apply([0.0, 0.0, 1.0]) + rng.normal(0, 0.005, (t.size, 3)))
+
+
+SIX_AT_2_5_S = [4.0, 6.5, 9.0, 11.5, 14.0, 16.5]
+
+
+class TestSetEnds:
+    """A run of repetitions grows by an end repetition after a pause when it is as large as the
+    others (features.reps.periodic._extend); the set's own rhythm is 2.5 s."""
+
+    @pytest.mark.parametrize("pause_intervals", [1.6, 1.8])
+    def test_last_repetition_after_a_pause_counts(self, pause_intervals: float) -> None:
+        accel = tilts_at([*SIX_AT_2_5_S, 16.5 + 2.5 * pause_intervals])
+        assert count_reps(accel, 50.0).count == 7
+
+    def test_movement_more_than_two_intervals_after_the_set_does_not(self) -> None:
+        accel = tilts_at([*SIX_AT_2_5_S, 16.5 + 2.5 * 2.2])
+        assert count_reps(accel, 50.0).count == 6
+
+    def test_smaller_movement_after_a_pause_does_not(self) -> None:
+        accel = tilts_at([*SIX_AT_2_5_S, 16.5 + 2.5 * 1.8], amps_deg=[40.0] * 6 + [20.0])
+        assert count_reps(accel, 50.0).count == 6
+
+    @pytest.mark.parametrize("n", [4, 5])
+    def test_slow_set_between_picking_up_and_putting_down(self, n: int) -> None:
+        """Repetitions of 4 s (25 degrees) between two 70-degree turns of the sensor: the
+        turns carry more variance than the repetitions, not more movement one period later."""
+        starts = [6.0 + 5.0 * k for k in range(n)]
+        end = starts[-1] + 7.0
+        accel = tilts_at(
+            starts,
+            rep_s=4.0,
+            amps_deg=[25.0] * n,
+            turns=((2.0, 1.0, -70.0), (end, 1.0, 70.0)),
+            total_s=end + 4.0,
+        )
+        assert count_reps(accel, 50.0).count == n
+
+
+class TestPeriodicAxis:
+    def test_axis_of_the_repeating_movement_not_of_the_largest_variance(self) -> None:
+        """A 2 s oscillation on y and one large bump on x: the first principal component is x,
+        the axis of largest covariance one period later is y."""
+        fs = 25.0
+        t = np.arange(int(30 * fs)) / fs
+        wave = 0.3 * np.sin(2 * np.pi * t / 2.0)
+        bump = 2.0 * np.exp(-(((t - 3.0) / 0.6) ** 2))
+        x = np.column_stack([bump, wave, np.zeros_like(t)])
+        x += np.random.default_rng(0).normal(0, 0.01, x.shape)
+        q = _periodic_axis(x, 2.0 * fs)
+        assert abs(np.corrcoef(q, wave)[0, 1]) > 0.99
+        assert abs(np.corrcoef(_principal(x), bump)[0, 1]) > 0.9  # what the old axis saw
 
 
 class TestCountsExactly:
@@ -201,7 +281,7 @@ class TestZeroWithReason:
         assert res.count == 0 and res.start_s.size == 0
         assert res.reason == "no movement above the noise floor"
 
-    @pytest.mark.parametrize(("seed", "counted"), [(0, 4), (1, 8), (2, 5), (3, 6), (4, 0)])
+    @pytest.mark.parametrize(("seed", "counted"), [(0, 4), (1, 6), (2, 3), (3, 7), (4, 0)])
     def test_orientation_random_walk_is_a_known_weakness(self, seed: int, counted: int) -> None:
         """A worn sensor whose orientation drifts (random walk of the rotation vector,
         10 deg/sqrt(s)): gravity keeps its 1 g norm and turns; nothing repeats. The truth is 0,

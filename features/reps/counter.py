@@ -1,8 +1,9 @@
 """Batch repetition counting: :func:`count_reps`.
 
 Default mode (exercise-agnostic): movement bouts, then per bout the period by
-autocorrelation of the first principal component and one repetition per peak
-(:mod:`features.reps.periodic`, after RecoFit [1]_). Guided mode (``guided=True`` with a
+autocorrelation of the first principal component and one repetition per peak of the
+projection on the axis that repeats most at that period (:mod:`features.reps.periodic`, after
+RecoFit [1]_). Guided mode (``guided=True`` with a
 profile): the causal cycle engine (:mod:`features.reps.engine`), which reports each repetition
 as soon as it ends. Both run the same code as :class:`features.reps.live.LiveRepCounter`, so
 live and batch give the same repetitions.
@@ -274,11 +275,13 @@ def count_reps(
     Notes
     -----
     Default mode, after RecoFit [1]_: the recording is cut causally into movement bouts
-    (:class:`features.reps.periodic.BoutDetector`); each bout is band-passed, projected on its
-    first principal component, its period found by autocorrelation in sliding windows, and one
-    repetition is counted per peak of the projection at least 0.75 period apart, in runs of at
-    least 3 (:func:`features.reps.periodic.count_bout`). A repetition spans half a period
-    around its peak (to the midpoint with a neighbour). Soro et al. [2]_ report 91% within
+    (:class:`features.reps.periodic.BoutDetector`); each bout is band-passed, its period found
+    by autocorrelation of each sliding window's first principal component, and one repetition
+    is counted per peak of the projection on the axis of largest covariance one period later,
+    at least 0.75 period apart, in runs of at least 3, each run taking at most one more peak as
+    large as its own at each end, up to two intervals away
+    (:func:`features.reps.periodic.count_bout`). A repetition spans half a period around its
+    peak (to the midpoint with a neighbour). Soro et al. [2]_ report 91% within
     +-1 with a learned counter; no learned component is used here.
 
     Examples

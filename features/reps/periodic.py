@@ -8,14 +8,15 @@ Two stages, so that the live counter gives the batch answer exactly:
    :attr:`PeriodicParams.bout_gap_s`. All filters carry their state across chunks, so the
    bouts do not depend on how the stream is cut.
 2. :func:`count_bout` (one bout, non-causal, following RecoFit [1]_ and the autocorrelation
-   period methods it builds on [2]_, [3]_): zero-phase band-pass of the bout, projection on the
-   first principal component (of the accelerometer, and of the gyroscope when given; the
-   candidate with the stronger periodicity wins), the period from the highest peak of the
-   normalised autocorrelation within the repetition duration range, a periodicity gate on
-   that peak, then one repetition per peak of the projection, with the period as minimum
-   distance and a prominence relative to the typical repetition. Peaks far from any other
-   peak (more than :attr:`PeriodicParams.isolated_periods` periods) are isolated movements,
-   not repetitions.
+   period methods it builds on [2]_, [3]_): zero-phase band-pass of the bout's accelerometer,
+   the period from the highest peak of the normalised autocorrelation of each sliding
+   window's first principal component within the repetition duration range, a periodicity
+   gate on that peak, then one repetition per peak of the projection on the axis whose
+   movement repeats most at that period [4]_, with the period as minimum distance and a
+   prominence relative to the typical repetition. Peaks far from any other peak (more than
+   :attr:`PeriodicParams.isolated_periods` periods) are isolated movements, not repetitions,
+   unless they end a run and are as prominent as its repetitions
+   (:attr:`PeriodicParams.extend_intervals`, :attr:`PeriodicParams.extend_frac`).
 
 References
 ----------
@@ -27,6 +28,9 @@ References
    https://doi.org/10.3390/s19030714
 .. [3] L. R. Rabiner, "On the use of autocorrelation analysis for pitch detection", IEEE
    Trans. ASSP 25(1):24-33, 1977. https://doi.org/10.1109/TASSP.1977.1162905
+.. [4] L. K. Saul, J. B. Allen, "Periodic component analysis: an eigenvalue method for
+   representing periodic structure in speech", Advances in Neural Information Processing
+   Systems 13 (NIPS 2000), 807-813.
 """
 
 from __future__ import annotations
@@ -88,6 +92,11 @@ class PeriodicParams:
     min_prominence_g: float = 0.05
     #: Peaks farther apart than this many periods break a run.
     isolated_periods: float = 1.5
+    #: A run takes at each end the nearest peak within this many of its median intervals
+    #: (the last repetition after a pause, a first one before the rhythm settles) ...
+    extend_intervals: float = 2.0
+    #: ... when that peak's prominence is at least this share of the run's median prominence.
+    extend_frac: float = 0.7
     #: Fewest peaks in a run (a set of 3 counts; 1 or 2 isolated movements do not).
     min_run: int = 3
     max_irregularity: float = 0.2
@@ -208,6 +217,24 @@ def _principal(x: Array) -> Array:
     return np.asarray(xc @ vt[0], dtype=np.float64)
 
 
+def _periodic_axis(x: Array, period_n: float) -> Array:
+    """Projection of the (n, k) channels on the axis whose movement repeats most at the period.
+
+    The axis is the leading eigenvector of the symmetrised lag covariance
+    ``sum_t x(t) x(t + P)^T`` at the period ``P`` (samples), in the spirit of periodic
+    component analysis [4]_: a one-off movement inside the region (picking a weight up,
+    turning to sit) carries variance but little covariance one period later, so it no
+    longer decides the axis as it does the first principal component. Units of ``x``.
+    """
+    xc = x - x.mean(axis=0)
+    lag = max(1, round(period_n))
+    if xc.shape[0] <= lag + 1:
+        return _principal(x)
+    c = xc[:-lag].T @ xc[lag:]
+    _, vecs = np.linalg.eigh(0.5 * (c + c.T))
+    return np.asarray(xc @ vecs[:, -1], dtype=np.float64)
+
+
 @lru_cache(maxsize=32)
 def _bandpass_sos(fs_hz: float, lo_hz: float, hi_hz: float) -> Array:
     nyq = 0.5 * fs_hz
@@ -260,7 +287,29 @@ def _in_runs(
         return pk[:0]
     brk = np.flatnonzero(np.diff(pk) > p.isolated_periods * period_n) + 1
     kept = [r for r in np.split(pk, brk) if r.size >= p.min_run and _regular(r, p)]
-    return np.concatenate(kept) if kept else pk[:0]
+    if not kept:
+        return pk[:0]
+    prom = signal.peak_prominences(q, pk)[0]
+    return np.unique(np.concatenate([_extend(r, pk, prom, p) for r in kept]))
+
+
+def _extend(
+    run: NDArray[np.intp], pk: NDArray[np.intp], prom: Array, p: PeriodicParams
+) -> NDArray[np.intp]:
+    """``run`` with at most one more peak at each end: the nearest of the peaks ``pk`` (sorted;
+    prominences ``prom``, same order) within ``extend_intervals`` median intervals of the run
+    whose prominence is at least ``extend_frac`` of the run's median (sample indices).
+
+    A set's last repetition often follows a longer pause (fatigue) and its first one may come
+    before the rhythm settles; both are about as large as the others, while the band-pass's
+    settling after a set, or a small movement, is not.
+    """
+    reach = p.extend_intervals * float(np.median(np.diff(run)))
+    ref = float(np.median(prom[np.searchsorted(pk, run)]))
+    strong = pk[prom >= p.extend_frac * ref]
+    before = strong[(strong < run[0]) & (strong >= run[0] - reach)]
+    after = strong[(strong > run[-1]) & (strong <= run[-1] + reach)]
+    return np.concatenate([before[-1:], run, after[:1]])
 
 
 def _regular(run: NDArray[np.intp], p: PeriodicParams) -> bool:
@@ -374,7 +423,7 @@ def count_bout(accel_g: Array, fs_hz: float, p: PeriodicParams) -> BoutCount:
         return BoutCount(empty, empty, empty, float("nan"), ac)
     region = np.flatnonzero(mask)
     a, b = int(region[0]), int(region[-1]) + 1
-    q = _principal(x[a:b])
+    q = _periodic_axis(x[a:b], per)
     # Each repetition has one excursion each way along the axis; the side with more
     # prominent, regular peaks is counted (the sign of a principal axis is arbitrary).
     pk_pos, pk_neg = _pick(q, per, p), _pick(-q, per, p)
