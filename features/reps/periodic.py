@@ -273,23 +273,23 @@ def _pick(q: Array, period_n: float, p: PeriodicParams) -> NDArray[np.intp]:
     if pk.size == 0:
         return pk
     prom = props["prominences"]
-    pk = pk[(prom >= p.prominence_frac * float(np.max(prom))) & (prom >= p.min_prominence_g)]
-    return _in_runs(q, pk, period_n, p)
+    keep = (prom >= p.prominence_frac * float(np.max(prom))) & (prom >= p.min_prominence_g)
+    return _in_runs(pk[keep], prom[keep], period_n, p)
 
 
 def _in_runs(
-    q: Array, pk: NDArray[np.intp], period_n: float, p: PeriodicParams
+    pk: NDArray[np.intp], prom: Array, period_n: float, p: PeriodicParams
 ) -> NDArray[np.intp]:
-    """Peaks in repetitive runs: at least ``min_run`` peaks, each within ``isolated_periods``
-    periods of the last, and intervals whose spread (median absolute deviation over the
-    median) is at most ``max_irregularity``."""
+    """Peaks in repetitive runs (``pk`` sorted, ``prom`` their prominences): at least
+    ``min_run`` peaks, each within ``isolated_periods`` periods of the last, and intervals
+    whose spread (median absolute deviation over the median) is at most ``max_irregularity``;
+    each run extended by :func:`_extend`."""
     if pk.size < p.min_run:
         return pk[:0]
     brk = np.flatnonzero(np.diff(pk) > p.isolated_periods * period_n) + 1
     kept = [r for r in np.split(pk, brk) if r.size >= p.min_run and _regular(r, p)]
     if not kept:
         return pk[:0]
-    prom = signal.peak_prominences(q, pk)[0]
     return np.unique(np.concatenate([_extend(r, pk, prom, p) for r in kept]))
 
 
