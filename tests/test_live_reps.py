@@ -178,6 +178,37 @@ def test_guided_counts_no_false_repetition_in_rests(kind: str, exercise: str) ->
     assert res.count == 16
 
 
+@pytest.mark.parametrize(
+    ("exercise", "kind", "seed"),
+    [
+        ("side_plank_hip_dip", "random_walk", 1),
+        ("heel_raise", "random_walk", 0),
+        ("heel_raise", "fidget", 1),
+    ],
+)
+def test_guided_rest_movement_unlike_the_last_set_is_not_counted(
+    exercise: str, kind: str, seed: int
+) -> None:
+    """Rest movements that passed the amplitude and period tests of a run (4, 2 and 3 false
+    repetitions before the guided axis and range-of-motion checks of run extensions and new
+    runs) turn the segment far less, or far more, than the set before (docs/reps.md)."""
+    base = synth_session(exercise, [8, 10], rest_s=40.0, fs_hz=50.0, seed=seed)
+    rec = with_rest_activity(base, kind, seed=seed)
+    res = count_reps(rec.accel_g, rec.fs_hz, rec.gyro_dps, profile=exercise, guided=True)
+    true_start = np.array([a for a, _ in rec.rep_bounds_s])
+    true_end = np.array([b for _, b in rec.rep_bounds_s])
+    false = [
+        (round(a, 1), round(b, 1))
+        for a, b in zip(res.start_s, res.end_s, strict=True)
+        if not np.any(np.minimum(true_end, b) - np.maximum(true_start, a) > 0)
+    ]
+    assert false == []
+    assert res.count == 18
+    live = LiveRepCounter(rec.fs_hz, exercise, guided=True)
+    events, _ = stream(rec.accel_g, rec.gyro_dps, rec.fs_hz, seed=seed, max_chunk=25, live=live)
+    assert same_events(events, res)
+
+
 def test_guided_needs_a_profile() -> None:
     with pytest.raises(InputError, match="guided mode needs the exercise profile"):
         LiveRepCounter(50.0, guided=True)

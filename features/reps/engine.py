@@ -85,6 +85,8 @@ class _Cycle:
     end: int
     amplitude: float
     reported: bool = False
+    #: Range of motion, degrees (guided mode; NaN until computed).
+    rom_deg: float = math.nan
 
 
 class RepEngine:
@@ -104,6 +106,7 @@ class RepEngine:
         self._g_hi_n = params.guided_rep_s[1] * fs_hz
         self._ref_amp = 0.0  # median amplitude of the last run (0: none yet)
         self._ref_axis = np.zeros(3)
+        self._ref_rom = math.nan  # median range of motion of the last run, degrees (guided)
         nyq = 0.5 * fs_hz
         hp_hz = 0.5 / params.max_rep_s
         lp_hz = min(params.lowpass_hz, 0.8 * nyq)
@@ -391,7 +394,8 @@ class RepEngine:
         if queued is None:
             return []
         guided_now = self.p.guided and self._guided_ok(queued, now)
-        if not self._run_confirmed():
+        tail = self._pending[-self.p.min_run :]
+        if not (self._run_confirmed() and self._same_rom(tail, now)):
             return self._report_guided(queued, now) if guided_now else []
         return self._confirm_run(now)
 
@@ -419,6 +423,8 @@ class RepEngine:
             and _similar(period, ref_per, p.dur_ratio)
             and _similar(cyc.amplitude, ref_amp, p.amp_ratio)
         ):
+            return None
+        if p.guided and not (self._same_axis(now) and self._same_rom([cyc], now)):
             return None
         self._run.append(cyc)
         self._periods.append(period)
@@ -511,6 +517,8 @@ class RepEngine:
         """Remember the current run's amplitude and axis, for guided plausibility checks."""
         self._ref_amp = float(np.median([c.amplitude for c in self._run]))
         self._ref_axis = self._axis_at(now).copy()
+        if self.p.guided and self._rom_fn is not None:
+            self._ref_rom = float(np.median([self._rom(c, now) for c in self._run]))
 
     def _guided_ok(self, cyc: _Cycle, now: int) -> bool:
         """Is a cycle outside a run plausible for the exercise (guided mode)?"""
@@ -520,15 +528,39 @@ class RepEngine:
         if self._ref_amp > 0:
             if not _similar(cyc.amplitude, self._ref_amp, p.guided_amp_ratio):
                 return False
-            if abs(float(self._axis_at(now) @ self._ref_axis)) < p.guided_axis_cos:
+            if not self._same_axis(now):
                 return False
         if self._rom_fn is not None:
-            r = self._rep(cyc, now)
-            rom = self._rom_fn(r.start, r.end)
             lo, hi = p.guided_rom_deg
-            if not lo <= rom <= hi:  # False for NaN too
+            if not lo <= self._rom(cyc, now) <= hi:  # False for NaN too
                 return False
-        return True
+        return self._same_rom([cyc], now)
+
+    def _same_axis(self, now: int) -> bool:
+        """Is the principal axis at ``now`` within ``acos(guided_axis_cos)`` of the last run's
+        (True before any run)?"""
+        if self._ref_amp <= 0:
+            return True
+        return abs(float(self._axis_at(now) @ self._ref_axis)) >= self.p.guided_axis_cos
+
+    def _rom(self, cyc: _Cycle, now: int) -> float:
+        """Range of motion of a cycle, degrees (computed once; NaN without ``rom_fn``)."""
+        if math.isnan(cyc.rom_deg) and self._rom_fn is not None:
+            r = self._rep(cyc, now)
+            cyc.rom_deg = self._rom_fn(r.start, r.end)
+        return cyc.rom_deg
+
+    def _same_rom(self, cycles: list[_Cycle], now: int) -> bool:
+        """Guided mode: is the median range of motion of ``cycles`` within
+        ``guided_rom_ratio`` of the last run's (True outside guided mode, before any run, or
+        without ``rom_fn``)? Movement in a rest (a drifting or fidgeting sensor) passes the
+        amplitude and period tests of a run, but turns the segment far less, or far more, than
+        the exercise did a set before. A range of motion that cannot be measured (NaN) is not
+        judged."""
+        if not self.p.guided or self._rom_fn is None or not self._ref_rom > 0:
+            return True
+        rom = float(np.median([self._rom(c, now) for c in cycles]))
+        return math.isnan(rom) or _similar(rom, self._ref_rom, self.p.guided_rom_ratio)
 
     def _rep(self, c: _Cycle, now: int, run_id: int | None = None) -> RawRep:
         """A repetition with its times moved back by the filter's group delay."""

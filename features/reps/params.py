@@ -53,12 +53,15 @@ class EngineParams:
     #: run is reported at once when it is plausible for the exercise: duration within
     #: ``guided_rep_s``, range of motion within ``guided_rom_deg`` (needs ``rom_fn``), and,
     #: once a run has been seen in the stream, amplitude within ``guided_amp_ratio`` of that
-    #: run's and principal axis within ``acos(guided_axis_cos)`` of that run's axis.
+    #: run's and principal axis within ``acos(guided_axis_cos)`` of that run's axis. Once a run
+    #: has been seen, run extensions need that axis too, and every reported cycle (and a new
+    #: run, by its median) a range of motion within ``guided_rom_ratio`` of the last run's.
     guided: bool = False
     guided_rep_s: tuple[float, float] = (0.0, math.inf)
     guided_rom_deg: tuple[float, float] = (0.0, math.inf)
     guided_amp_ratio: float = 1.5
     guided_axis_cos: float = 0.8
+    guided_rom_ratio: float = 2.0
 
 
 def resolve_profile(profile: object) -> ExerciseProfile | None:
