@@ -184,14 +184,17 @@ def test_guided_counts_no_false_repetition_in_rests(kind: str, exercise: str) ->
         ("side_plank_hip_dip", "random_walk", 1),
         ("heel_raise", "random_walk", 0),
         ("heel_raise", "fidget", 1),
+        ("bridge", "random_walk", 1),
+        ("cat_cow", "random_walk", 1),
     ],
 )
 def test_guided_rest_movement_unlike_the_last_set_is_not_counted(
     exercise: str, kind: str, seed: int
 ) -> None:
-    """Rest movements that passed the amplitude and period tests of a run (4, 2 and 3 false
-    repetitions before the guided axis and range-of-motion checks of run extensions and new
-    runs) turn the segment far less, or far more, than the set before (docs/reps.md)."""
+    """Rest movements that passed the amplitude and period tests of a run (4, 2, 3, 2 and 1
+    false repetitions before the guided axis and range-of-motion checks of run extensions, new
+    runs and the earlier cycles a new run takes in) turn the segment far less, or far more,
+    than the set before, or last longer than the exercise's repetitions (docs/reps.md)."""
     base = synth_session(exercise, [8, 10], rest_s=40.0, fs_hz=50.0, seed=seed)
     rec = with_rest_activity(base, kind, seed=seed)
     res = count_reps(rec.accel_g, rec.fs_hz, rec.gyro_dps, profile=exercise, guided=True)

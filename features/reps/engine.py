@@ -487,6 +487,8 @@ class RepEngine:
                 _similar(per, ref_per, p.dur_ratio) and _similar(c.amplitude, ref_amp, p.amp_ratio)
             ):
                 break
+            if p.guided and not c.reported and not self._plausible(c, now):
+                break
             k -= 1
         self._run = list(pend[k:])
         self._periods = _periods_of(self._run)
@@ -535,6 +537,12 @@ class RepEngine:
             if not lo <= self._rom(cyc, now) <= hi:  # False for NaN too
                 return False
         return self._same_rom([cyc], now)
+
+    def _plausible(self, cyc: _Cycle, now: int) -> bool:
+        """Guided mode, an earlier cycle joining a new run: duration within ``guided_rep_s``
+        and range of motion within ``guided_rom_ratio`` of the last run's."""
+        dur_ok = self._g_lo_n <= cyc.end - cyc.start <= self._g_hi_n
+        return dur_ok and self._same_rom([cyc], now)
 
     def _same_axis(self, now: int) -> bool:
         """Is the principal axis at ``now`` within ``acos(guided_axis_cos)`` of the last run's
