@@ -525,7 +525,7 @@ class RepEngine:
     def _guided_ok(self, cyc: _Cycle, now: int) -> bool:
         """Is a cycle outside a run plausible for the exercise (guided mode)?"""
         p = self.p
-        if not self._g_lo_n <= cyc.end - cyc.start <= self._g_hi_n:
+        if not self._plausible(cyc, now):
             return False
         if self._ref_amp > 0:
             if not _similar(cyc.amplitude, self._ref_amp, p.guided_amp_ratio):
@@ -536,11 +536,12 @@ class RepEngine:
             lo, hi = p.guided_rom_deg
             if not lo <= self._rom(cyc, now) <= hi:  # False for NaN too
                 return False
-        return self._same_rom([cyc], now)
+        return True
 
     def _plausible(self, cyc: _Cycle, now: int) -> bool:
-        """Guided mode, an earlier cycle joining a new run: duration within ``guided_rep_s``
-        and range of motion within ``guided_rom_ratio`` of the last run's."""
+        """Guided mode: duration within ``guided_rep_s`` and range of motion within
+        ``guided_rom_ratio`` of the last run's (a single cycle, or an earlier cycle joining a
+        new run)."""
         dur_ok = self._g_lo_n <= cyc.end - cyc.start <= self._g_hi_n
         return dur_ok and self._same_rom([cyc], now)
 

@@ -22,10 +22,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
-Array = NDArray[np.float64]
+from devices.movesense import STANDARD_GRAVITY
 
-#: Standard gravity, m/s^2.
-G_MPS2 = 9.80665
+Array = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def kinematic_set(
             np.gradient(np.gradient(movement.up_m * e, dt), dt),
         ]
     )
-    force = acc / G_MPS2 + np.array([0.0, 0.0, 1.0])  # specific force, world frame, g
+    force = acc / STANDARD_GRAVITY + np.array([0.0, 0.0, 1.0])  # specific force, world frame, g
     body = Rotation.from_rotvec(np.outer(np.radians(movement.pitch_deg) * e, [0.0, 1.0, 0.0]))
     mount = Rotation.random(random_state=seed)
     accel = mount.inv().apply(body.inv().apply(force)) + rng.normal(0.0, 0.01, (t_s.size, 3))
